@@ -1,0 +1,16 @@
+'use strict';
+
+// bullrush: BullMQ's API over a Rust core. See README.md.
+const { Queue } = require('./lib/queue');
+const { Worker } = require('./lib/worker');
+const { Job } = require('./lib/job');
+const { QueueBase } = require('./lib/queue-base');
+const errors = require('./lib/errors');
+
+module.exports = {
+  Queue,
+  Worker,
+  Job,
+  QueueBase,
+  ...errors,
+};

@@ -1,0 +1,122 @@
+'use strict';
+
+const { call } = require('./native');
+const { toJson } = require('./json');
+
+const FIELDS_FROM_RECORD = [
+  'name', 'data', 'progress', 'delay', 'priority', 'timestamp', 'attemptsMade',
+  'attemptsStarted', 'stalledCounter', 'returnvalue', 'stacktrace',
+];
+
+/**
+ * A job, shaped like BullMQ's. `owner` is the Queue or Worker it came from:
+ * it supplies the native queue handle and receives the job's local events.
+ */
+class Job {
+  constructor(owner, name, data, opts = {}, id) {
+    Object.defineProperty(this, 'queue', { value: owner, enumerable: false, writable: true });
+    this.name = name;
+    this.data = data;
+    this.opts = { attempts: 0, ...opts };
+    this.id = id;
+    this.progress = 0;
+    this.returnvalue = null;
+    this.stacktrace = [];
+    this.delay = Math.max(0, Number(this.opts.delay) || 0);
+    this.priority = this.opts.priority || 0;
+    this.timestamp = this.opts.timestamp ?? Date.now();
+    this.attemptsStarted = 0;
+    this.attemptsMade = 0;
+    this.stalledCounter = 0;
+    this.queueQualifiedName = owner ? owner.qualifiedName : undefined;
+  }
+
+  get queueName() {
+    return this.queue.name;
+  }
+
+  /** Builds a Job from the engine's record (see src/engine/job.rs). */
+  static fromRecord(owner, record) {
+    const job = new Job(owner, record.name, record.data, record.opts, record.id);
+    for (const field of FIELDS_FROM_RECORD) job[field] = record[field];
+    for (const field of ['processedOn', 'finishedOn']) {
+      if (record[field] !== null) job[field] = record[field];
+    }
+    for (const field of ['failedReason', 'parentKey', 'parent', 'repeatJobKey', 'deduplicationId', 'processedBy', 'token']) {
+      if (record[field] !== undefined) job[field] = record[field];
+    }
+    return job;
+  }
+
+  static async fromId(queue, jobId) {
+    if (jobId === undefined || jobId === null) return undefined;
+    const text = await call(queue.native.getJob(String(jobId)));
+    return text === null ? undefined : Job.fromRecord(queue, JSON.parse(text));
+  }
+
+  get native() {
+    return this.queue.native;
+  }
+
+  toJSON() {
+    const out = {};
+    for (const key of Object.keys(this)) out[key] = this[key];
+    return out;
+  }
+
+  async updateProgress(progress) {
+    const text = toJson(progress, 'job progress');
+    const code = await call(this.native.updateProgress(String(this.id), text));
+    if (code < 0) throw new Error(`Missing key for job ${this.id}. updateProgress`);
+    this.progress = progress;
+    this.queue.emit('progress', this, progress);
+  }
+
+  async log(row) {
+    const keep = this.opts.keepLogs;
+    const count = await call(this.native.addLog(String(this.id), String(row), keep ?? null));
+    if (count < 0) throw new Error(`Missing key for job ${this.id}. addLog`);
+    return count;
+  }
+
+  async getState() {
+    return call(this.native.getState(String(this.id)));
+  }
+
+  async isCompleted() { return (await this.getState()) === 'completed'; }
+  async isFailed() { return (await this.getState()) === 'failed'; }
+  async isDelayed() { return (await this.getState()) === 'delayed'; }
+  async isActive() { return (await this.getState()) === 'active'; }
+  async isWaiting() { return (await this.getState()) === 'waiting'; }
+  async isPrioritized() { return (await this.getState()) === 'prioritized'; }
+  async isWaitingChildren() { return (await this.getState()) === 'waiting-children'; }
+
+  async remove() {
+    const code = await call(this.native.remove(String(this.id)));
+    if (code < 0) {
+      throw new Error(`Job ${this.id} could not be removed because it is locked by another worker`);
+    }
+  }
+
+  /** Moves a finished job back to wait, as BullMQ's `Job#retry`. */
+  async retry(state = 'failed', opts = {}) {
+    if (state !== 'failed' && state !== 'completed') {
+      throw new TypeError(`retry state must be 'failed' or 'completed', got '${state}'`);
+    }
+    const code = await call(
+      this.native.reprocess(
+        String(this.id), state, !!this.opts.lifo, !!opts.resetAttemptsMade, !!opts.resetAttemptsStarted,
+      ),
+    );
+    if (code === -1) throw new Error(`Missing key for job ${this.id}. reprocessJob`);
+    if (code === -3) throw new Error(`Job ${this.id} is not in the ${state} state. reprocessJob`);
+    this.failedReason = undefined;
+    this.finishedOn = undefined;
+    this.processedOn = undefined;
+    this.returnvalue = null;
+    if (opts.resetAttemptsMade) this.attemptsMade = 0;
+    if (opts.resetAttemptsStarted) this.attemptsStarted = 0;
+  }
+}
+
+module.exports = { Job };

@@ -1,0 +1,56 @@
+'use strict';
+
+const { EventEmitter } = require('node:events');
+const { binding, sync, call } = require('./native');
+const { resolveConnection } = require('./connection');
+
+function validateName(name) {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError('Queue name must be provided (a non-empty string)');
+  }
+  if (name.includes(':')) {
+    throw new TypeError(`Queue name cannot contain : (got '${name}')`);
+  }
+}
+
+/** What Queue, Worker and QueueEvents share: name, prefix, connection. */
+class QueueBase extends EventEmitter {
+  constructor(name, opts = {}) {
+    super();
+    validateName(name);
+    const prefix = opts.prefix === undefined ? 'bull' : opts.prefix;
+    if (typeof prefix !== 'string' || prefix.length === 0) {
+      throw new TypeError('prefix must be a non-empty string');
+    }
+    this.name = name;
+    this.opts = { ...opts, prefix };
+    this.qualifiedName = `${prefix}:${name}`;
+    this.connection = resolveConnection(opts);
+    this.closing = undefined;
+    this._native = undefined;
+  }
+
+  get prefix() {
+    return this.opts.prefix;
+  }
+
+  /** The native queue handle, created on first use (no I/O). */
+  get native() {
+    if (!this._native) {
+      const { url, commandTimeout } = this.connection;
+      this._native = sync(() => new binding.NativeQueue(url, this.prefix, this.name, commandTimeout));
+    }
+    return this._native;
+  }
+
+  toKey(type) {
+    return `${this.qualifiedName}:${type}`;
+  }
+
+  /** Resolves once Redis answers; rejects with RedisUnavailableError if it cannot. */
+  async waitUntilReady() {
+    await call(this.native.ping());
+  }
+}
+
+module.exports = { QueueBase, validateName };

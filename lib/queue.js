@@ -1,0 +1,168 @@
+'use strict';
+
+const { QueueBase } = require('./queue-base');
+const { Job } = require('./job');
+const { call } = require('./native');
+const { toJson } = require('./json');
+
+const ALL_TYPES = ['active', 'completed', 'delayed', 'failed', 'prioritized', 'waiting', 'waiting-children'];
+
+function flattenTypes(types) {
+  const list = types.flat().filter((t) => t !== undefined);
+  return list.length ? [...new Set(list)] : ALL_TYPES;
+}
+
+class Queue extends QueueBase {
+  constructor(name, opts = {}) {
+    super(name, opts);
+    this.jobsOpts = { ...(opts.defaultJobOptions || {}) };
+    // Fail at construction, as BullMQ does, instead of at the first add.
+    void this.native;
+  }
+
+  get defaultJobOptions() {
+    return { ...this.jobsOpts };
+  }
+
+  /** Validates and encodes one job for the native call. */
+  prepare(name, data, opts) {
+    const merged = { ...this.jobsOpts, ...(opts || {}) };
+    if (merged.repeat) {
+      throw new TypeError('repeat options are not supported yet (job schedulers are on the roadmap)');
+    }
+    const dataText = toJson(data === undefined ? {} : data, `data of job '${name}'`);
+    const optsText = toJson(merged, `options of job '${name}'`);
+    const timestamp = merged.timestamp ?? Date.now();
+    return { name, data, merged, dataText, optsText, timestamp };
+  }
+
+  created(p, id) {
+    const job = new Job(this, p.name, p.data, p.merged, id);
+    job.timestamp = p.timestamp;
+    this.emit('waiting', job);
+    return job;
+  }
+
+  async add(name, data, opts) {
+    const p = this.prepare(name, data, opts);
+    const [id] = await call(this.native.add([String(name)], [p.dataText], [p.optsText], [p.timestamp]));
+    return this.created(p, id);
+  }
+
+  async addBulk(jobs) {
+    const prepared = jobs.map((j) => this.prepare(j.name, j.data, j.opts));
+    if (prepared.length === 0) return [];
+    const ids = await call(
+      this.native.add(
+        prepared.map((p) => String(p.name)),
+        prepared.map((p) => p.dataText),
+        prepared.map((p) => p.optsText),
+        prepared.map((p) => p.timestamp),
+      ),
+    );
+    return prepared.map((p, i) => this.created(p, ids[i]));
+  }
+
+  async getJob(jobId) {
+    return Job.fromId(this, jobId);
+  }
+
+  async getJobs(types, start = 0, end = -1, asc = false) {
+    const list = flattenTypes([types]);
+    const text = await call(this.native.getJobs(list, start, end, asc));
+    return JSON.parse(text).map((record) => Job.fromRecord(this, record));
+  }
+
+  async getRanges(types, start = 0, end = -1, asc = false) {
+    return call(this.native.getRanges(flattenTypes([types]), start, end, asc));
+  }
+
+  async getJobCounts(...types) {
+    const list = flattenTypes(types);
+    const counts = await call(this.native.counts(list));
+    const out = {};
+    list.forEach((type, i) => {
+      out[type] = counts[i] || 0;
+    });
+    return out;
+  }
+
+  async getJobCountByTypes(...types) {
+    const counts = await call(this.native.counts(flattenTypes(types)));
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  async count() {
+    return this.getJobCountByTypes('waiting', 'delayed', 'prioritized', 'waiting-children');
+  }
+
+  getWaitingCount() { return this.getJobCountByTypes('waiting'); }
+  getActiveCount() { return this.getJobCountByTypes('active'); }
+  getDelayedCount() { return this.getJobCountByTypes('delayed'); }
+  getPrioritizedCount() { return this.getJobCountByTypes('prioritized'); }
+  getCompletedCount() { return this.getJobCountByTypes('completed'); }
+  getFailedCount() { return this.getJobCountByTypes('failed'); }
+  getWaitingChildrenCount() { return this.getJobCountByTypes('waiting-children'); }
+
+  getWaiting(start = 0, end = -1) { return this.getJobs(['waiting'], start, end, true); }
+  getActive(start = 0, end = -1) { return this.getJobs(['active'], start, end, true); }
+  getDelayed(start = 0, end = -1) { return this.getJobs(['delayed'], start, end, true); }
+  getPrioritized(start = 0, end = -1) { return this.getJobs(['prioritized'], start, end, true); }
+  getWaitingChildren(start = 0, end = -1) { return this.getJobs(['waiting-children'], start, end, true); }
+  getCompleted(start = 0, end = -1) { return this.getJobs(['completed'], start, end, false); }
+  getFailed(start = 0, end = -1) { return this.getJobs(['failed'], start, end, false); }
+
+  async getJobState(jobId) {
+    return call(this.native.getState(String(jobId)));
+  }
+
+  async getJobLogs(jobId, start = 0, end = -1, asc = true) {
+    const [logs, count] = await call(this.native.getLogs(String(jobId), start, end, asc));
+    return { logs, count };
+  }
+
+  async pause() {
+    await call(this.native.setPaused(true));
+    this.emit('paused');
+  }
+
+  async resume() {
+    await call(this.native.setPaused(false));
+    this.emit('resumed');
+  }
+
+  async isPaused() {
+    return call(this.native.isPaused());
+  }
+
+  async drain(delayed = false) {
+    await call(this.native.drain(!!delayed));
+  }
+
+  async obliterate(opts = {}) {
+    await this.pause();
+    await call(this.native.obliterate(!!opts.force, opts.count ?? 1000));
+  }
+
+  /** 1 when removed, 0 when the job is unknown or locked by a worker. */
+  async remove(jobId) {
+    const code = await call(this.native.remove(String(jobId)));
+    if (code === 1) this.emit('removed', jobId);
+    return code === 1 ? 1 : 0;
+  }
+
+  async close() {
+    if (!this.closing) {
+      this.closing = Promise.resolve();
+      this.emit('closing');
+      this.emit('closed');
+    }
+    return this.closing;
+  }
+
+  async disconnect() {
+    return this.close();
+  }
+}
+
+module.exports = { Queue };

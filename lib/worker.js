@@ -1,0 +1,272 @@
+'use strict';
+
+const { QueueBase } = require('./queue-base');
+const { Job } = require('./job');
+const { binding, call, sync } = require('./native');
+const { toJson } = require('./json');
+const { UnrecoverableError, RedisUnavailableError } = require('./errors');
+
+const BUILT_IN_BACKOFFS = new Set(['fixed', 'exponential']);
+
+function validateWorkerOptions(opts) {
+  const positive = (name) => {
+    if (opts[name] !== undefined && !(Number.isFinite(opts[name]) && opts[name] > 0)) {
+      throw new TypeError(`${name} must be a finite number greater than 0, got ${opts[name]}`);
+    }
+  };
+  ['concurrency', 'lockDuration', 'lockRenewTime', 'drainDelay', 'stalledInterval'].forEach(positive);
+  if (opts.limiter !== undefined) {
+    const { max, duration } = opts.limiter || {};
+    if (!(Number.isInteger(max) && max > 0 && Number.isFinite(duration) && duration > 0)) {
+      throw new TypeError('limiter must be { max: positive integer, duration: ms > 0 }');
+    }
+  }
+}
+
+/**
+ * BullMQ's Worker. The Rust side fetches, locks and finishes jobs in batches;
+ * this class runs the processor and emits events.
+ */
+class Worker extends QueueBase {
+  constructor(name, processor, opts = {}) {
+    super(name, opts);
+    validateWorkerOptions(opts);
+    if (typeof processor === 'string' || processor instanceof URL) {
+      throw new TypeError('sandboxed processors (a file path or URL) are not supported yet: pass a function');
+    }
+    this.processFn = typeof processor === 'function' ? processor : undefined;
+    this.opts = {
+      concurrency: 1,
+      lockDuration: 30000,
+      drainDelay: 5,
+      autorun: true,
+      ...this.opts,
+    };
+    this._concurrency = Math.floor(this.opts.concurrency);
+    this.id = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+    this.running = false;
+    this.paused = false;
+    this.active = new Map();
+    this.outbox = [];
+    this.flushScheduled = false;
+    this.engine = undefined;
+    this.loop = undefined;
+    if (this.opts.autorun && this.processFn) {
+      this.run().catch((err) => this.emit('error', err));
+    }
+  }
+
+  get concurrency() {
+    return this._concurrency;
+  }
+
+  set concurrency(n) {
+    if (!(Number.isFinite(n) && n > 0)) {
+      throw new TypeError(`concurrency must be a finite number greater than 0, got ${n}`);
+    }
+    this._concurrency = Math.floor(n);
+    if (this.engine) this.engine.setConcurrency(this._concurrency);
+  }
+
+  createEngine() {
+    const { url, commandTimeout } = this.connection;
+    const o = this.opts;
+    const settings = {
+      name: o.name,
+      concurrency: this._concurrency,
+      lockDuration: o.lockDuration,
+      lockRenewTime: o.lockRenewTime,
+      drainDelay: o.drainDelay,
+      limiter: o.limiter,
+      removeOnComplete: o.removeOnComplete,
+      removeOnFail: o.removeOnFail,
+      skipLockRenewal: o.skipLockRenewal,
+    };
+    return sync(() => new binding.NativeWorker(url, this.prefix, this.name, commandTimeout, JSON.stringify(settings)));
+  }
+
+  isRunning() {
+    return this.running;
+  }
+
+  isPaused() {
+    return this.paused;
+  }
+
+  async run() {
+    if (!this.processFn) throw new Error('No process function is defined.');
+    if (this.running) throw new Error('Worker is already running.');
+    if (this.closing) throw new Error('Worker is closing.');
+    this.running = true;
+    this.engine = this.createEngine();
+    this.engine.setPaused(this.paused);
+    await this.engine.start();
+    this.loop = this.consume();
+    this.emit('ready');
+    await this.loop;
+  }
+
+  async consume() {
+    try {
+      for (;;) {
+        const text = await this.engine.next();
+        if (text === null) break;
+        this.handle(JSON.parse(text));
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  handle(batch) {
+    for (const [id, code] of batch.done) this.settled(id, code);
+    for (const message of batch.errors) this.emit('error', new RedisUnavailableError(message));
+    if (batch.lost.length) {
+      this.emit('lockRenewalFailed', batch.lost);
+      for (const id of batch.lost) this.emit('error', new Error(`could not renew lock for job ${id}`));
+    }
+    for (const record of batch.jobs) {
+      const job = Job.fromRecord(this, record);
+      this.active.set(job.id, { job });
+      this.emit('active', job, 'waiting');
+      this.process(job);
+    }
+    if (batch.drained) this.emit('drained');
+  }
+
+  /** The engine reported that a job's result reached Redis (code 0) or was refused. */
+  settled(id, code) {
+    const entry = this.active.get(id);
+    if (!entry) return;
+    this.active.delete(id);
+    const { job } = entry;
+    if (code !== 0) {
+      const reason = { '-1': 'Missing key for job', '-2': 'Missing lock for job', '-3': 'Job is not active:', '-6': 'Lock mismatch for job' }[code];
+      this.emit('error', new Error(`${reason || `Unknown code ${code} for job`} ${id}. moveToFinished`));
+      return;
+    }
+    if ('error' in entry) {
+      job.attemptsMade += 1;
+      this.emit('failed', job, entry.error, 'active');
+    } else {
+      job.attemptsMade += 1;
+      job.finishedOn = Date.now();
+      this.emit('completed', job, entry.result, 'active');
+    }
+  }
+
+  async process(job) {
+    const entry = this.active.get(job.id);
+    try {
+      const result = await this.processFn(job, job.token);
+      const text = toJson(result, `return value of job ${job.id}`);
+      job.returnvalue = result;
+      entry.result = result;
+      this.report([job.id, job.token, 'c', text === undefined ? 'null' : text, '', '']);
+    } catch (err) {
+      entry.error = err;
+      await this.reportFailure(job, err);
+    }
+  }
+
+  async reportFailure(job, err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const unrecoverable = error instanceof UnrecoverableError || error.name === 'UnrecoverableError';
+    job.failedReason = error.message;
+    if (error.stack) {
+      job.stacktrace = [...(job.stacktrace || []), error.stack];
+      const limit = job.opts.stackTraceLimit;
+      if (limit === 0) job.stacktrace = [];
+      else if (limit) job.stacktrace = job.stacktrace.slice(-limit);
+    }
+    let delay = '';
+    try {
+      const custom = await this.customBackoff(job, error, unrecoverable);
+      if (custom !== undefined) delay = String(Math.round(custom));
+    } catch (backoffError) {
+      this.emit('error', backoffError);
+    }
+    this.report([
+      job.id, job.token, unrecoverable ? 'u' : 'f', error.message ?? '', JSON.stringify(job.stacktrace), delay,
+    ]);
+  }
+
+  /** Delay from `settings.backoffStrategy` for custom backoff types, when the job will retry. */
+  async customBackoff(job, err, unrecoverable) {
+    const backoff = job.opts.backoff;
+    const type = backoff && typeof backoff === 'object' ? backoff.type : undefined;
+    if (!type || BUILT_IN_BACKOFFS.has(type)) return undefined;
+    if (unrecoverable || job.attemptsMade + 1 >= (job.opts.attempts || 1)) return undefined;
+    const strategy = this.opts.settings && this.opts.settings.backoffStrategy;
+    if (typeof strategy !== 'function') {
+      throw new Error(`Unknown backoff strategy ${type}. If a custom backoff strategy is used, specify it in the Worker's settings.backoffStrategy.`);
+    }
+    const delay = await strategy(job.attemptsMade + 1, type, err, job);
+    return typeof delay === 'number' && Number.isFinite(delay) ? delay : 0;
+  }
+
+  /** Queues a result; all results of one tick cross to Rust in one call. */
+  report(entry) {
+    this.outbox.push(...entry);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  flush() {
+    this.flushScheduled = false;
+    const batch = this.outbox;
+    this.outbox = [];
+    if (batch.length && this.engine) this.engine.finish(batch);
+  }
+
+  async pause(doNotWaitActive) {
+    if (this.paused) return;
+    this.paused = true;
+    if (this.engine) this.engine.setPaused(true);
+    if (!doNotWaitActive) await this.whenIdle();
+    this.emit('paused');
+  }
+
+  async resume() {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.engine) this.engine.setPaused(false);
+    else if (this.processFn && !this.running && !this.closing) {
+      this.run().catch((err) => this.emit('error', err));
+    }
+    this.emit('resumed');
+  }
+
+  async whenIdle() {
+    while (this.active.size > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /**
+   * Stops taking jobs. Without `force`, waits until the active jobs finish
+   * and their results are in Redis; with it, leaves them to their locks.
+   */
+  close(force = false) {
+    if (this.closing) return this.closing;
+    this.emit('closing', 'closing');
+    this.closing = (async () => {
+      if (this.engine) {
+        this.flush();
+        await this.engine.close(!!force);
+        if (this.loop) await this.loop;
+      }
+      this.running = false;
+      this.emit('closed');
+    })();
+    return this.closing;
+  }
+
+  async disconnect() {
+    return this.close();
+  }
+}
+
+module.exports = { Worker };

@@ -1,0 +1,192 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi_derive::napi;
+
+use super::{js_error, JsResult};
+use crate::engine::error::EngineError;
+use crate::engine::keys::QueueKeys;
+use crate::engine::now_ms;
+use crate::engine::options::parse_job_options;
+use crate::redis::connection::Endpoint;
+use crate::redis::queue::{NewJob, RedisQueue};
+
+#[napi]
+pub struct NativeQueue {
+    pub(crate) inner: Arc<RedisQueue>,
+}
+
+pub(crate) fn open_queue(
+    url: &str,
+    prefix: &str,
+    name: &str,
+    timeout_ms: u32,
+) -> JsResult<RedisQueue> {
+    let keys = QueueKeys::new(prefix, name).map_err(js_error)?;
+    let endpoint =
+        Endpoint::get(url, Duration::from_millis(timeout_ms.max(1) as u64)).map_err(js_error)?;
+    Ok(RedisQueue::new(endpoint, keys))
+}
+
+#[napi]
+impl NativeQueue {
+    #[napi(constructor)]
+    pub fn new(
+        url: String,
+        prefix: String,
+        name: String,
+        command_timeout_ms: u32,
+    ) -> napi::Result<Self> {
+        Ok(NativeQueue {
+            inner: Arc::new(open_queue(&url, &prefix, &name, command_timeout_ms)?),
+        })
+    }
+
+    /// Adds jobs given as parallel arrays (data and opts as JSON text).
+    /// Every job is validated before anything is sent.
+    #[napi]
+    pub async fn add(
+        &self,
+        names: Vec<String>,
+        data: Vec<String>,
+        opts: Vec<String>,
+        timestamps: Vec<f64>,
+    ) -> JsResult<Vec<String>> {
+        let now = now_ms();
+        let mut jobs = Vec::with_capacity(names.len());
+        for (((name, data), opts), ts) in names.into_iter().zip(data).zip(opts).zip(timestamps) {
+            let value: serde_json::Value = serde_json::from_str(&opts).map_err(|e| {
+                js_error(EngineError::InvalidInput(format!(
+                    "job options are not valid JSON: {e}"
+                )))
+            })?;
+            let timestamp = if ts.is_finite() && ts > 0.0 {
+                ts as i64
+            } else {
+                now
+            };
+            let opts = parse_job_options(&value, timestamp).map_err(js_error)?;
+            jobs.push(NewJob { name, data, opts });
+        }
+        self.inner.add(&jobs).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn counts(&self, states: Vec<String>) -> JsResult<Vec<i64>> {
+        self.inner.counts(&states).await.map_err(js_error)
+    }
+
+    /// Jobs in the given states as a JSON array.
+    #[napi]
+    pub async fn get_jobs(
+        &self,
+        states: Vec<String>,
+        start: i64,
+        end: i64,
+        asc: bool,
+    ) -> JsResult<String> {
+        let ids = self
+            .inner
+            .ranges(&states, start, end, asc)
+            .await
+            .map_err(js_error)?;
+        self.inner.jobs_json(&ids).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn get_ranges(
+        &self,
+        states: Vec<String>,
+        start: i64,
+        end: i64,
+        asc: bool,
+    ) -> JsResult<Vec<String>> {
+        self.inner
+            .ranges(&states, start, end, asc)
+            .await
+            .map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn get_job(&self, id: String) -> JsResult<Option<String>> {
+        self.inner.job_json(&id).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn get_state(&self, id: String) -> JsResult<String> {
+        self.inner.state(&id).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn set_paused(&self, paused: bool) -> JsResult<()> {
+        self.inner.set_paused(paused).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn is_paused(&self) -> JsResult<bool> {
+        self.inner.is_paused().await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn drain(&self, delayed: bool) -> JsResult<()> {
+        self.inner.drain(delayed).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn obliterate(&self, force: bool, count: i64) -> JsResult<()> {
+        self.inner.obliterate(force, count).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn remove(&self, id: String) -> JsResult<i64> {
+        self.inner.remove(&id).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn reprocess(
+        &self,
+        id: String,
+        state: String,
+        lifo: bool,
+        reset_made: bool,
+        reset_started: bool,
+    ) -> JsResult<i64> {
+        self.inner
+            .reprocess(&id, &state, lifo, reset_made, reset_started)
+            .await
+            .map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn update_progress(&self, id: String, progress: String) -> JsResult<i64> {
+        self.inner
+            .update_progress(&id, &progress)
+            .await
+            .map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn add_log(&self, id: String, row: String, keep: Option<i64>) -> JsResult<i64> {
+        self.inner.add_log(&id, &row, keep).await.map_err(js_error)
+    }
+
+    /// `[rows, total]` of a job's log.
+    #[napi]
+    pub async fn get_logs(
+        &self,
+        id: String,
+        start: i64,
+        end: i64,
+        asc: bool,
+    ) -> JsResult<(Vec<String>, i64)> {
+        self.inner
+            .logs(&id, start, end, asc)
+            .await
+            .map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn ping(&self) -> JsResult<()> {
+        self.inner.ping().await.map_err(js_error)
+    }
+}

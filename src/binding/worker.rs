@@ -1,0 +1,149 @@
+use napi_derive::napi;
+use serde_json::Value;
+
+use super::queue::open_queue;
+use super::{js_error, JsResult};
+use crate::engine::error::EngineError;
+use crate::engine::options::KeepJobs;
+use crate::redis::worker::{Finish, Outcome, RedisWorker, WorkerSettings};
+
+#[napi]
+pub struct NativeWorker {
+    inner: RedisWorker,
+}
+
+/// Fields per finished job in `finish`: id, token, kind, value, stacktrace,
+/// custom backoff delay ("" for none).
+const FINISH_STRIDE: usize = 6;
+
+fn settings_from(json: &str) -> Result<WorkerSettings, EngineError> {
+    let v: Value = serde_json::from_str(json).map_err(|e| {
+        EngineError::InvalidInput(format!("worker options are not valid JSON: {e}"))
+    })?;
+    let int = |name: &str, default: i64| v.get(name).and_then(Value::as_i64).unwrap_or(default);
+    let lock_duration = int("lockDuration", 30_000).max(1);
+    let limiter = match v.get("limiter") {
+        Some(Value::Object(l)) => {
+            let max = l.get("max").and_then(Value::as_i64).unwrap_or(0);
+            let duration = l.get("duration").and_then(Value::as_i64).unwrap_or(0);
+            if max < 1 || duration < 1 {
+                return Err(EngineError::InvalidInput(
+                    "limiter needs a positive integer max and duration (ms)".into(),
+                ));
+            }
+            Some((max, duration))
+        }
+        _ => None,
+    };
+    Ok(WorkerSettings {
+        name: v
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        concurrency: int("concurrency", 1).max(1) as usize,
+        lock_duration_ms: lock_duration as u64,
+        lock_renew_ms: int("lockRenewTime", lock_duration / 2).max(1) as u64,
+        drain_delay_s: v
+            .get("drainDelay")
+            .and_then(Value::as_f64)
+            .unwrap_or(5.0)
+            .max(0.01),
+        limiter,
+        remove_on_complete: KeepJobs::parse(v.get("removeOnComplete"), "removeOnComplete")?,
+        remove_on_fail: KeepJobs::parse(v.get("removeOnFail"), "removeOnFail")?,
+        skip_lock_renewal: v
+            .get("skipLockRenewal")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
+}
+
+#[napi]
+impl NativeWorker {
+    #[napi(constructor)]
+    pub fn new(
+        url: String,
+        prefix: String,
+        name: String,
+        command_timeout_ms: u32,
+        settings: String,
+    ) -> napi::Result<Self> {
+        let queue = open_queue(&url, &prefix, &name, command_timeout_ms)?;
+        let settings = settings_from(&settings).map_err(js_error)?;
+        Ok(NativeWorker {
+            inner: RedisWorker::new(queue, settings),
+        })
+    }
+
+    /// Starts fetching. Async only so that it runs on the runtime's threads.
+    #[napi]
+    pub async fn start(&self) {
+        self.inner.start();
+    }
+
+    /// The next batch (JSON) of jobs, results, errors and notices; null once closed.
+    #[napi]
+    pub async fn next(&self) -> Option<String> {
+        self.inner.next().await
+    }
+
+    /// Results of finished jobs, `FINISH_STRIDE` strings each; kind is
+    /// "c" completed, "f" failed, "u" failed without retry (UnrecoverableError).
+    #[napi]
+    pub fn finish(&self, flat: Vec<String>) -> JsResult<()> {
+        if flat.len() % FINISH_STRIDE != 0 {
+            return Err(js_error(EngineError::InvalidInput(
+                "finish: malformed batch".into(),
+            )));
+        }
+        let mut batch = Vec::with_capacity(flat.len() / FINISH_STRIDE);
+        let mut it = flat.into_iter();
+        while let (Some(id), Some(token), Some(kind), Some(value), Some(stack), Some(delay)) = (
+            it.next(),
+            it.next(),
+            it.next(),
+            it.next(),
+            it.next(),
+            it.next(),
+        ) {
+            let outcome = match kind.as_str() {
+                "c" => Outcome::Completed { returnvalue: value },
+                _ => Outcome::Failed {
+                    reason: value,
+                    stacktrace: stack,
+                    unrecoverable: kind == "u",
+                    custom_delay: delay.parse().ok(),
+                },
+            };
+            batch.push(Finish { id, token, outcome });
+        }
+        self.inner.finish(batch);
+        Ok(())
+    }
+
+    #[napi]
+    pub fn set_concurrency(&self, n: u32) {
+        self.inner.set_concurrency(n as usize);
+    }
+
+    #[napi]
+    pub fn set_paused(&self, paused: bool) {
+        self.inner.set_paused(paused);
+    }
+
+    #[napi]
+    pub fn is_running(&self) -> bool {
+        self.inner.is_running()
+    }
+
+    #[napi]
+    pub fn active_count(&self) -> u32 {
+        self.inner.active_count() as u32
+    }
+
+    #[napi]
+    pub async fn close(&self, force: bool) {
+        self.inner.close(force).await;
+    }
+}

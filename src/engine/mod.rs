@@ -1,0 +1,15 @@
+//! Backend-neutral queue semantics: options, backoff, keys, job records.
+//! Nothing here knows about napi or about a particular backend.
+
+pub mod backoff;
+pub mod error;
+pub mod job;
+pub mod keys;
+pub mod options;
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,98 @@
+-- Finishes a batch of a worker's jobs and starts the next ones, in one call.
+-- ARGV: base, now, fetchCount, tokenBase, tokenSeq, lockMs, workerName,
+--       limitMax, limitMs, itemCount, then per job 9 values:
+--   jobId, token ("0": unlocked, manual processing), action, value,
+--   stacktrace (JSON, failures only), keepCount, keepAge, attempts, extra
+-- action: "completed" (value: returnvalue JSON), "failed" (value: reason),
+--   "retry" (back to wait; extra "1" for lifo), "delay" (extra: delay ms).
+-- Returns {codes, jobs, rateLimitWaitMs, nextDelayedDueAt}; a code is 0 or
+-- -1 no such job, -2 lock missing, -3 not active, -4 pending children,
+-- -6 lock held by another worker.
+local w = {
+  base = ARGV[1], now = tonumber(ARGV[2]), tokenBase = ARGV[4],
+  tokenSeq = tonumber(ARGV[5]), lockMs = tonumber(ARGV[6]), name = ARGV[7],
+  limitMax = tonumber(ARGV[8]), limitMs = tonumber(ARGV[9]),
+}
+if w.limitMax == 0 then w.limitMax = nil end
+if w.limitMs == 0 then w.limitMs = nil end
+local cap = eventsCap()
+
+local function releaseLock(jobKey, jobId, token)
+  if token == "0" then return 0 end
+  local held = rcall("GET", jobKey .. ":lock")
+  if held ~= token then
+    if held then return -6 end
+    return -2
+  end
+  rcall("DEL", jobKey .. ":lock")
+  rcall("SREM", K.stalled, jobId)
+  return 0
+end
+
+local function finishOne(a)
+  local jobId, token, action, value = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local jobKey = w.base .. jobId
+  if rcall("EXISTS", jobKey) == 0 then return -1 end
+  if action == "completed" and rcall("SCARD", jobKey .. ":dependencies") ~= 0 then
+    return -4
+  end
+  local code = releaseLock(jobKey, jobId, token)
+  if code < 0 then return code end
+  if rcall("LREM", K.active, -1, jobId) < 1 then return -3 end
+  if action ~= "completed" then
+    rcall("HSET", jobKey, "failedReason", value, "stacktrace", ARGV[a + 4])
+  end
+  local attemptsMade = rcall("HINCRBY", jobKey, "atm", 1)
+  if action == "retry" then
+    local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
+    enqueue(jobId, priority, ARGV[a + 8] == "1")
+    emit(cap, "waiting", "jobId", jobId, "prev", "active")
+    markReady(isBlocked())
+    return 0
+  end
+  if action == "delay" then
+    local delay = tonumber(ARGV[a + 8])
+    rcall("HSET", jobKey, "delay", delay)
+    scheduleDelayed(jobId, w.now + delay, cap)
+    markNextDue()
+    return 0
+  end
+  local dedupId = rcall("HGET", jobKey, "deid")
+  if dedupId then
+    local dedupKey = w.base .. "de:" .. dedupId
+    if rcall("GET", dedupKey) == jobId then rcall("DEL", dedupKey) end
+  end
+  local field = "returnvalue"
+  local target = K.completed
+  if action == "failed" then
+    field = "failedReason"
+    target = K.failed
+  end
+  local keepCount, keepAge = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+  if keepCount ~= 0 then
+    rcall("ZADD", target, w.now, jobId)
+    rcall("HSET", jobKey, field, value, "finishedOn", w.now)
+    if action == "failed" then rcall("HDEL", jobKey, "defa") end
+    trimFinished(target, w.base, keepCount, keepAge, w.now)
+  else
+    removeJobKeys(jobKey)
+  end
+  emit(cap, action, "jobId", jobId, field, value, "prev", "active")
+  if action == "failed" and attemptsMade >= tonumber(ARGV[a + 7]) then
+    emit(cap, "retries-exhausted", "jobId", jobId, "attemptsMade", attemptsMade)
+  end
+  return 0
+end
+
+local codes = {}
+local itemCount = tonumber(ARGV[10])
+for i = 0, itemCount - 1 do
+  codes[#codes + 1] = finishOne(11 + i * 9)
+end
+local fetchCount = tonumber(ARGV[3])
+local jobs, wait, dueAt = {}, 0, 0
+if fetchCount > 0 then
+  jobs, wait, dueAt = fetchJobs(w, fetchCount, cap)
+end
+if #jobs == 0 and itemCount > 0 then emitDrainedIfEmpty() end
+return {codes, jobs, wait, tostring(dueAt)}

@@ -1,0 +1,218 @@
+-- bullrush: functions shared by every queue script. Each script is this file
+-- followed by its own body (see scripts.rs).
+--
+-- Every worker-side script receives the same KEYS, in this order, so that
+-- the Rust side builds the list once per queue:
+--   1 wait  2 active  3 prioritized  4 events  5 stalled  6 limiter
+--   7 delayed  8 paused  9 meta  10 pc  11 marker  12 completed  13 failed
+--   14 id
+local rcall = redis.call
+local K = {
+  wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], events = KEYS[4],
+  stalled = KEYS[5], limiter = KEYS[6], delayed = KEYS[7], paused = KEYS[8],
+  meta = KEYS[9], pc = KEYS[10], marker = KEYS[11], completed = KEYS[12],
+  failed = KEYS[13], id = KEYS[14],
+}
+
+-- The events stream is capped at meta's opts.maxLenEvents (BullMQ's default
+-- 10000, written on first use so that BullMQ readers agree on it).
+local function eventsCap()
+  local cap = rcall("HGET", K.meta, "opts.maxLenEvents")
+  if not cap then
+    cap = 10000
+    rcall("HSET", K.meta, "opts.maxLenEvents", cap)
+  end
+  return cap
+end
+
+local function emit(cap, ...)
+  rcall("XADD", K.events, "MAXLEN", "~", cap, "*", "event", ...)
+end
+
+-- Paused, or at the global concurrency limit: no job may start, so no marker.
+local function isBlocked()
+  local meta = rcall("HMGET", K.meta, "paused", "concurrency")
+  if meta[1] then return true end
+  if meta[2] then
+    return rcall("LLEN", K.active) >= tonumber(meta[2])
+  end
+  return false
+end
+
+local function markReady(blocked)
+  if not blocked then rcall("ZADD", K.marker, 0, "0") end
+end
+
+-- Delayed scores carry the due time in ms shifted by 12 bits; the low bits
+-- order jobs due in the same millisecond by arrival.
+local function delayedScore(dueAt)
+  local low = dueAt * 0x1000
+  local high = (dueAt + 1) * 0x1000 - 1
+  local last = rcall("ZREVRANGEBYSCORE", K.delayed, high, low, "WITHSCORES", "LIMIT", 0, 1)
+  local lastScore = tonumber(last[2])
+  if lastScore == nil then return low end
+  if lastScore >= high then return high end
+  return lastScore + 1
+end
+
+local function nextDueAt()
+  local first = rcall("ZRANGE", K.delayed, 0, 0, "WITHSCORES")
+  local score = tonumber(first[2])
+  if score == nil then return nil end
+  return score / 0x1000
+end
+
+-- Tells sleeping workers (ours and BullMQ's) when the next delayed job is due.
+local function markNextDue()
+  local dueAt = nextDueAt()
+  if dueAt ~= nil then rcall("ZADD", K.marker, dueAt, "1") end
+end
+
+local function priorityScore(priority)
+  local seq = rcall("INCR", K.pc)
+  return priority * 0x100000000 + seq % 0x100000000
+end
+
+-- Puts a job where workers take it from: the prioritized set, or the wait
+-- list (LPUSH for FIFO, RPUSH to jump the line).
+-- BullMQ 5 pauses by renaming wait to paused; while such a pause lasts its
+-- readers look for new jobs in the paused list, so that is where they go.
+local listTarget
+local function waitList()
+  if not listTarget then
+    listTarget = K.wait
+    if rcall("HEXISTS", K.meta, "paused") == 1 and rcall("EXISTS", K.paused) == 1 then
+      listTarget = K.paused
+    end
+  end
+  return listTarget
+end
+
+local function enqueue(jobId, priority, lifo)
+  if priority > 0 then
+    rcall("ZADD", K.prioritized, priorityScore(priority), jobId)
+  elseif lifo then
+    rcall("RPUSH", waitList(), jobId)
+  else
+    rcall("LPUSH", waitList(), jobId)
+  end
+end
+
+local function scheduleDelayed(jobId, dueAt, cap)
+  rcall("ZADD", K.delayed, delayedScore(dueAt), jobId)
+  emit(cap, "delayed", "jobId", jobId, "delay", dueAt)
+end
+
+-- Moves delayed jobs that are due to wait/prioritized.
+local function promoteDue(base, now, cap, blocked)
+  local due = rcall("ZRANGEBYSCORE", K.delayed, 0, (now + 1) * 0x1000 - 1, "LIMIT", 0, 1000)
+  if #due == 0 then return end
+  rcall("ZREM", K.delayed, unpack(due))
+  for _, jobId in ipairs(due) do
+    local jobKey = base .. jobId
+    enqueue(jobId, tonumber(rcall("HGET", jobKey, "priority")) or 0, false)
+    emit(cap, "waiting", "jobId", jobId, "prev", "delayed")
+    rcall("HSET", jobKey, "delay", 0)
+  end
+  markReady(blocked)
+end
+
+-- Milliseconds until the rate limiter lets another job start (0: now).
+local function limiterWait(max)
+  if not max then return 0 end
+  local used = tonumber(rcall("GET", K.limiter) or 0)
+  if used < max then return 0 end
+  local ttl = rcall("PTTL", K.limiter)
+  if ttl == 0 then rcall("DEL", K.limiter) end
+  if ttl > 0 then return ttl end
+  return 0
+end
+
+local function takeNextId()
+  local jobId = rcall("RPOPLPUSH", K.wait, K.active)
+  -- "0:…" entries are markers that old BullMQ versions pushed into wait.
+  while jobId and string.sub(jobId, 1, 2) == "0:" do
+    rcall("LREM", K.active, 1, jobId)
+    jobId = rcall("RPOPLPUSH", K.wait, K.active)
+  end
+  if jobId then return jobId end
+  local top = rcall("ZPOPMIN", K.prioritized)
+  if #top > 0 then
+    rcall("LPUSH", K.active, top[1])
+    return top[1]
+  end
+  rcall("DEL", K.pc)
+  return nil
+end
+
+-- Starts up to `count` jobs for one worker. `w` holds the worker's settings:
+-- base, now, tokenBase, tokenSeq, lockMs, name, limitMax, limitMs.
+-- Returns the started jobs ({id, token, fields…} each), the rate-limit wait
+-- in ms, and when the next delayed job is due (0: none).
+local function fetchJobs(w, count, cap)
+  local jobs = {}
+  local meta = rcall("HMGET", K.meta, "paused", "concurrency", "max", "duration")
+  local limitMax = tonumber(meta[3]) or w.limitMax
+  local limitMs = w.limitMs or tonumber(meta[4])
+  local concurrency = tonumber(meta[2])
+  promoteDue(w.base, w.now, cap, isBlocked())
+  if meta[1] then return jobs, 0, 0 end
+  for i = 1, count do
+    local wait = limiterWait(limitMax)
+    if wait > 0 then return jobs, wait, 0 end
+    if concurrency and rcall("LLEN", K.active) >= concurrency then break end
+    local jobId = takeNextId()
+    if not jobId then break end
+    local jobKey = w.base .. jobId
+    if limitMax and rcall("HEXISTS", jobKey, "defa") == 0 then
+      if rcall("INCR", K.limiter) == 1 then
+        rcall("PEXPIRE", K.limiter, math.floor(math.abs(limitMs)))
+      end
+    end
+    local token = w.tokenBase .. ":" .. (w.tokenSeq + i)
+    rcall("SET", jobKey .. ":lock", token, "PX", w.lockMs)
+    emit(cap, "active", "jobId", jobId, "prev", "waiting")
+    if w.name ~= "" then
+      rcall("HSET", jobKey, "processedOn", w.now, "pb", w.name)
+    else
+      rcall("HSET", jobKey, "processedOn", w.now)
+    end
+    rcall("HINCRBY", jobKey, "ats", 1)
+    jobs[#jobs + 1] = {jobId, token, rcall("HGETALL", jobKey)}
+  end
+  if #jobs > 0 then
+    -- Others may take the rest: wake them.
+    markReady(false)
+    return jobs, 0, 0
+  end
+  return jobs, 0, nextDueAt() or 0
+end
+
+local function removeJobKeys(jobKey)
+  rcall("DEL", jobKey, jobKey .. ":logs", jobKey .. ":dependencies",
+    jobKey .. ":processed", jobKey .. ":failed", jobKey .. ":unsuccessful",
+    jobKey .. ":lock")
+end
+
+-- Applies removeOnComplete/removeOnFail to a finished set: keep at most
+-- `count` (-1: any number) and none older than `age` seconds (-1: any age).
+local function trimFinished(setKey, base, count, age, now)
+  if age >= 0 then
+    local cutoff = now - age * 1000
+    local old = rcall("ZRANGEBYSCORE", setKey, "-inf", cutoff, "LIMIT", 0, 1000)
+    for _, jobId in ipairs(old) do removeJobKeys(base .. jobId) end
+    if #old > 0 then rcall("ZREM", setKey, unpack(old)) end
+  end
+  if count > 0 then
+    local extra = rcall("ZREVRANGE", setKey, count, -1)
+    for _, jobId in ipairs(extra) do removeJobKeys(base .. jobId) end
+    if #extra > 0 then rcall("ZREMRANGEBYRANK", setKey, 0, -(count + 1)) end
+  end
+end
+
+local function emitDrainedIfEmpty()
+  if rcall("LLEN", K.wait) == 0 and rcall("LLEN", K.active) == 0
+      and rcall("ZCARD", K.prioritized) == 0 then
+    rcall("XADD", K.events, "*", "event", "drained")
+  end
+end

@@ -1,0 +1,7 @@
+//! The Redis backend: BullMQ's key layout, our own Lua scripts.
+
+pub mod connection;
+pub mod queue;
+pub mod reply;
+pub mod scripts;
+pub mod worker;

@@ -1,0 +1,363 @@
+//! Queue operations against Redis: adding jobs, reading them, managing the queue.
+
+use std::sync::Arc;
+
+use redis::aio::MultiplexedConnection;
+use redis::{FromRedisValue, Script, Value};
+
+use super::connection::Endpoint;
+use super::reply;
+use super::scripts::scripts;
+use crate::engine::error::{EngineError, EngineResult};
+use crate::engine::job::{pair_fields, RawJob};
+use crate::engine::keys::QueueKeys;
+use crate::engine::options::JobOptions;
+
+/// The KEYS every queue script receives, in the order prelude.lua expects.
+const SCRIPT_KEYS: [&str; 14] = [
+    "wait",
+    "active",
+    "prioritized",
+    "events",
+    "stalled",
+    "limiter",
+    "delayed",
+    "paused",
+    "meta",
+    "pc",
+    "marker",
+    "completed",
+    "failed",
+    "id",
+];
+
+pub struct NewJob {
+    pub name: String,
+    pub data: String,
+    pub opts: JobOptions,
+}
+
+pub struct RedisQueue {
+    pub endpoint: Arc<Endpoint>,
+    pub keys: QueueKeys,
+    script_keys: Vec<String>,
+}
+
+/// Maps BullMQ's public state names to key suffixes.
+fn state_key(state: &str) -> EngineResult<&'static str> {
+    Ok(match state {
+        "waiting" | "wait" => "wait",
+        "paused" => "paused",
+        "active" => "active",
+        "delayed" => "delayed",
+        "prioritized" => "prioritized",
+        "completed" => "completed",
+        "failed" => "failed",
+        "waiting-children" => "waiting-children",
+        other => {
+            return Err(EngineError::InvalidInput(format!(
+                "unknown job state '{other}' (expected waiting, active, delayed, prioritized, completed, failed, paused or waiting-children)"
+            )))
+        }
+    })
+}
+
+fn is_list(suffix: &str) -> bool {
+    matches!(suffix, "wait" | "active" | "paused")
+}
+
+impl RedisQueue {
+    pub fn new(endpoint: Arc<Endpoint>, keys: QueueKeys) -> Self {
+        let script_keys = SCRIPT_KEYS.iter().map(|s| keys.key(s)).collect();
+        RedisQueue {
+            endpoint,
+            keys,
+            script_keys,
+        }
+    }
+
+    pub async fn conn(&self) -> EngineResult<MultiplexedConnection> {
+        self.endpoint.shared().await
+    }
+
+    pub async fn eval<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        args: &[String],
+    ) -> EngineResult<T> {
+        let mut conn = self.conn().await?;
+        let mut call = script.prepare_invoke();
+        for key in &self.script_keys {
+            call.key(key);
+        }
+        for arg in args {
+            call.arg(arg);
+        }
+        match call.invoke_async(&mut conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.endpoint.fail(e).await),
+        }
+    }
+
+    pub async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> EngineResult<T> {
+        let mut conn = self.conn().await?;
+        match cmd.query_async(&mut conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.endpoint.fail(e).await),
+        }
+    }
+
+    pub async fn pipeline<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> EngineResult<T> {
+        let mut conn = self.conn().await?;
+        match pipe.query_async(&mut conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.endpoint.fail(e).await),
+        }
+    }
+
+    pub async fn add(&self, jobs: &[NewJob]) -> EngineResult<Vec<String>> {
+        let mut args = Vec::with_capacity(3 + jobs.len() * 8);
+        args.push(self.keys.base.clone());
+        args.push(crate::engine::now_ms().to_string());
+        args.push(jobs.len().to_string());
+        for job in jobs {
+            let o = &job.opts;
+            args.push(o.job_id.clone().unwrap_or_default());
+            args.push(job.name.clone());
+            args.push(o.timestamp.to_string());
+            args.push(job.data.clone());
+            args.push(o.encoded.clone());
+            args.push(o.delay.to_string());
+            args.push(o.priority.to_string());
+            args.push(if o.lifo { "1" } else { "0" }.to_string());
+        }
+        self.eval(&scripts().add, &args).await
+    }
+
+    pub async fn counts(&self, states: &[String]) -> EngineResult<Vec<i64>> {
+        let mut pipe = redis::pipe();
+        for state in states {
+            let suffix = state_key(state)?;
+            let key = self.keys.key(suffix);
+            if suffix == "wait" {
+                // A queue paused by BullMQ 5 keeps its waiting jobs in `paused`.
+                pipe.cmd("EVAL")
+                    .arg("return redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])")
+                    .arg(2)
+                    .arg(key)
+                    .arg(self.keys.key("paused"));
+            } else if is_list(suffix) {
+                pipe.cmd("LLEN").arg(key);
+            } else {
+                pipe.cmd("ZCARD").arg(key);
+            }
+        }
+        if states.is_empty() {
+            return Ok(vec![]);
+        }
+        self.pipeline(&pipe).await
+    }
+
+    /// Job ids in the given states, each state ranged on its own as BullMQ does.
+    pub async fn ranges(
+        &self,
+        states: &[String],
+        start: i64,
+        end: i64,
+        asc: bool,
+    ) -> EngineResult<Vec<String>> {
+        let mut pipe = redis::pipe();
+        let mut lists = Vec::new();
+        for state in states {
+            let suffix = state_key(state)?;
+            let key = self.keys.key(suffix);
+            let list = is_list(suffix);
+            lists.push(list);
+            match (list, asc) {
+                (true, false) => pipe.cmd("LRANGE").arg(key).arg(start).arg(end),
+                (true, true) => pipe
+                    .cmd("LRANGE")
+                    .arg(key)
+                    .arg(-(end + 1))
+                    .arg(-(start + 1)),
+                (false, true) => pipe.cmd("ZRANGE").arg(key).arg(start).arg(end),
+                (false, false) => pipe.cmd("ZREVRANGE").arg(key).arg(start).arg(end),
+            };
+        }
+        if states.is_empty() {
+            return Ok(vec![]);
+        }
+        let replies: Vec<Vec<String>> = self.pipeline(&pipe).await?;
+        let mut ids = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (mut batch, list) in replies.into_iter().zip(lists) {
+            if list && asc {
+                batch.reverse();
+            }
+            for id in batch {
+                if seen.insert(id.clone()) {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Jobs as a JSON array, read in one round trip; vanished ids are skipped.
+    pub async fn jobs_json(&self, ids: &[String]) -> EngineResult<String> {
+        let mut out = String::from("[");
+        if ids.is_empty() {
+            out.push(']');
+            return Ok(out);
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HGETALL").arg(self.keys.job(id));
+        }
+        let hashes: Vec<Vec<String>> = self.pipeline(&pipe).await?;
+        let mut first = true;
+        for (id, flat) in ids.iter().zip(hashes) {
+            if flat.is_empty() {
+                continue;
+            }
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let fields = pair_fields(flat);
+            RawJob {
+                id,
+                fields: &fields,
+            }
+            .write_json(&mut out, None);
+        }
+        out.push(']');
+        Ok(out)
+    }
+
+    pub async fn job_json(&self, id: &str) -> EngineResult<Option<String>> {
+        let flat: Vec<String> = self
+            .query(redis::cmd("HGETALL").arg(self.keys.job(id)))
+            .await?;
+        if flat.is_empty() {
+            return Ok(None);
+        }
+        let fields = pair_fields(flat);
+        Ok(Some(
+            RawJob {
+                id,
+                fields: &fields,
+            }
+            .to_json(),
+        ))
+    }
+
+    fn base_and(&self, rest: &[&str]) -> Vec<String> {
+        std::iter::once(self.keys.base.as_str())
+            .chain(rest.iter().copied())
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub async fn state(&self, id: &str) -> EngineResult<String> {
+        self.eval(&scripts().state, &self.base_and(&[id])).await
+    }
+
+    pub async fn set_paused(&self, paused: bool) -> EngineResult<()> {
+        let what = if paused { "paused" } else { "resumed" };
+        let _: Value = self.eval(&scripts().pause, &[what.to_string()]).await?;
+        Ok(())
+    }
+
+    pub async fn is_paused(&self) -> EngineResult<bool> {
+        self.query(
+            redis::cmd("HEXISTS")
+                .arg(self.keys.key("meta"))
+                .arg("paused"),
+        )
+        .await
+    }
+
+    pub async fn drain(&self, delayed: bool) -> EngineResult<()> {
+        let flag = if delayed { "1" } else { "0" };
+        let _: Value = self.eval(&scripts().drain, &self.base_and(&[flag])).await?;
+        Ok(())
+    }
+
+    pub async fn obliterate(&self, force: bool, batch: i64) -> EngineResult<()> {
+        let args = self.base_and(&[&batch.max(1).to_string(), if force { "1" } else { "0" }]);
+        loop {
+            let left: i64 = self.eval(&scripts().obliterate, &args).await?;
+            match left {
+                0 => return Ok(()),
+                -2 => {
+                    return Err(EngineError::Job(
+                        "Cannot obliterate queue with active jobs (pass { force: true } to remove them too)".into(),
+                    ))
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// 1 removed, 0 unknown job, -1 locked by a worker.
+    pub async fn remove(&self, id: &str) -> EngineResult<i64> {
+        self.eval(&scripts().remove, &self.base_and(&[id])).await
+    }
+
+    pub async fn reprocess(
+        &self,
+        id: &str,
+        state: &str,
+        lifo: bool,
+        reset_made: bool,
+        reset_started: bool,
+    ) -> EngineResult<i64> {
+        let flag = |b: bool| if b { "1" } else { "0" };
+        let args = self.base_and(&[id, state, flag(lifo), flag(reset_made), flag(reset_started)]);
+        self.eval(&scripts().reprocess, &args).await
+    }
+
+    pub async fn update_progress(&self, id: &str, progress: &str) -> EngineResult<i64> {
+        self.eval(&scripts().progress, &self.base_and(&[id, progress]))
+            .await
+    }
+
+    pub async fn add_log(&self, id: &str, row: &str, keep: Option<i64>) -> EngineResult<i64> {
+        let keep = keep.map(|k| k.to_string()).unwrap_or_default();
+        self.eval(&scripts().log, &self.base_and(&[id, row, &keep]))
+            .await
+    }
+
+    pub async fn logs(
+        &self,
+        id: &str,
+        start: i64,
+        end: i64,
+        asc: bool,
+    ) -> EngineResult<(Vec<String>, i64)> {
+        let key = format!("{}:logs", self.keys.job(id));
+        let mut pipe = redis::pipe();
+        if asc {
+            pipe.cmd("LRANGE").arg(&key).arg(start).arg(end);
+        } else {
+            pipe.cmd("LRANGE")
+                .arg(&key)
+                .arg(-(end + 1))
+                .arg(-(start + 1));
+        }
+        pipe.cmd("LLEN").arg(&key);
+        let (mut rows, count): (Vec<String>, i64) = self.pipeline(&pipe).await?;
+        if !asc {
+            rows.reverse();
+        }
+        Ok((rows, count))
+    }
+
+    pub async fn ping(&self) -> EngineResult<()> {
+        let _: String = self.query(&redis::cmd("PING")).await?;
+        Ok(())
+    }
+}
+
+pub use reply::StartedJob;

@@ -1,0 +1,38 @@
+//! The project's Lua scripts, each the shared prelude plus its own body.
+//! redis-rs sends EVALSHA and falls back to loading the script once.
+
+use std::sync::OnceLock;
+
+use redis::Script;
+
+macro_rules! scripts {
+    ($($name:ident => $file:literal),* $(,)?) => {
+        pub struct Scripts { $(pub $name: Script,)* }
+
+        pub fn scripts() -> &'static Scripts {
+            static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
+            SCRIPTS.get_or_init(|| Scripts {
+                $($name: Script::new(concat!(
+                    include_str!("lua/prelude.lua"),
+                    "\n",
+                    include_str!(concat!("lua/", $file))
+                )),)*
+            })
+        }
+    };
+}
+
+scripts! {
+    add => "add.lua",
+    fetch => "fetch.lua",
+    finish => "finish.lua",
+    extend_locks => "extend_locks.lua",
+    pause => "pause.lua",
+    drain => "drain.lua",
+    obliterate => "obliterate.lua",
+    remove => "remove.lua",
+    reprocess => "reprocess.lua",
+    state => "state.lua",
+    progress => "progress.lua",
+    log => "log.lua",
+}

@@ -1,0 +1,682 @@
+//! A Worker's Redis side: fetches jobs in batches, flushes finished jobs in
+//! batches (the same script call also starts the next jobs), waits on the
+//! marker on a connection of its own, and renews every lock in one call.
+//! JS only runs processors; it receives `Delivery` batches through `next`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::Value;
+use tokio::sync::{mpsc, Notify};
+
+use super::queue::RedisQueue;
+use super::reply::{self, StartedJob};
+use super::scripts::scripts;
+use crate::engine::backoff::{decide, Retry};
+use crate::engine::error::EngineResult;
+use crate::engine::job::RawJob;
+use crate::engine::now_ms;
+use crate::engine::options::{parse_backoff, Backoff, KeepJobs};
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub name: String,
+    pub concurrency: usize,
+    pub lock_duration_ms: u64,
+    pub lock_renew_ms: u64,
+    /// How long one marker wait may block, in seconds (BullMQ's drainDelay).
+    pub drain_delay_s: f64,
+    pub limiter: Option<(i64, i64)>,
+    pub remove_on_complete: Option<KeepJobs>,
+    pub remove_on_fail: Option<KeepJobs>,
+    pub skip_lock_renewal: bool,
+}
+
+/// What a processor did with one job, as JS reports it.
+pub enum Outcome {
+    Completed {
+        returnvalue: String,
+    },
+    Failed {
+        reason: String,
+        stacktrace: String,
+        unrecoverable: bool,
+        custom_delay: Option<i64>,
+    },
+}
+
+pub struct Finish {
+    pub id: String,
+    pub token: String,
+    pub outcome: Outcome,
+}
+
+/// What the engine tells JS; several are merged into one batch per `next`.
+pub enum Delivery {
+    Jobs(Vec<String>),
+    /// Job ids whose result reached Redis, with the script's code (0: ok).
+    Done(Vec<(String, i64)>),
+    Drained,
+    Error(String),
+    LocksLost(Vec<String>),
+}
+
+struct ActiveJob {
+    token: String,
+    attempts: i64,
+    attempts_made: i64,
+    backoff: Option<Backoff>,
+    lifo: bool,
+    keep_complete: Option<KeepJobs>,
+    keep_fail: Option<KeepJobs>,
+}
+
+impl ActiveJob {
+    fn from_started(job: &StartedJob) -> Self {
+        let get = |name: &str| {
+            job.fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let opts: serde_json::Value = get("opts")
+            .and_then(|o| serde_json::from_str(o).ok())
+            .unwrap_or_default();
+        ActiveJob {
+            token: job.token.clone(),
+            attempts: opts
+                .get("attempts")
+                .and_then(|a| a.as_i64())
+                .unwrap_or(1)
+                .max(1),
+            attempts_made: get("atm").and_then(|a| a.parse().ok()).unwrap_or(0),
+            backoff: parse_backoff(opts.get("backoff")).ok().flatten(),
+            lifo: opts.get("lifo").and_then(|l| l.as_bool()).unwrap_or(false),
+            keep_complete: KeepJobs::parse(opts.get("removeOnComplete"), "removeOnComplete")
+                .ok()
+                .flatten(),
+            keep_fail: KeepJobs::parse(opts.get("removeOnFail"), "removeOnFail")
+                .ok()
+                .flatten(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Flags {
+    paused: bool,
+    closing: bool,
+    force: bool,
+    running: bool,
+}
+
+pub struct Shared {
+    queue: RedisQueue,
+    settings: WorkerSettings,
+    concurrency: AtomicUsize,
+    token_base: String,
+    token_seq: AtomicU64,
+    active: Mutex<HashMap<String, ActiveJob>>,
+    pending: Mutex<Vec<Finish>>,
+    flags: Mutex<Flags>,
+    wake: Notify,
+    out: mpsc::UnboundedSender<Delivery>,
+    finished: Notify,
+}
+
+pub struct RedisWorker {
+    shared: Arc<Shared>,
+    inbox: tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>,
+}
+
+type BlockFuture = Pin<Box<dyn Future<Output = redis::RedisResult<Value>> + Send>>;
+
+fn unique_token_base() -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:x}-{:x}-{:x}",
+        nanos,
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl RedisWorker {
+    pub fn new(queue: RedisQueue, settings: WorkerSettings) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            concurrency: AtomicUsize::new(settings.concurrency.max(1)),
+            queue,
+            settings,
+            token_base: unique_token_base(),
+            token_seq: AtomicU64::new(0),
+            active: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Vec::new()),
+            flags: Mutex::new(Flags::default()),
+            wake: Notify::new(),
+            out: tx,
+            finished: Notify::new(),
+        });
+        RedisWorker {
+            shared,
+            inbox: tokio::sync::Mutex::new(rx),
+        }
+    }
+
+    /// Starts the worker's tasks (idempotent). Must run inside the runtime.
+    pub fn start(&self) {
+        {
+            let mut flags = self.shared.flags.lock().unwrap();
+            if flags.running || flags.closing {
+                return;
+            }
+            flags.running = true;
+        }
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            shared.clone().run().await;
+            shared.flags.lock().unwrap().running = false;
+            shared.finished.notify_waiters();
+            // Wake a pending `next` so that it sees the end.
+            let _ = shared.out.send(Delivery::Done(Vec::new()));
+        });
+        if !self.shared.settings.skip_lock_renewal {
+            tokio::spawn(renew_locks(Arc::downgrade(&self.shared)));
+        }
+    }
+
+    pub fn finish(&self, batch: Vec<Finish>) {
+        self.shared.pending.lock().unwrap().extend(batch);
+        self.shared.wake.notify_one();
+    }
+
+    pub fn set_concurrency(&self, n: usize) {
+        self.shared.concurrency.store(n.max(1), Ordering::Relaxed);
+        self.shared.wake.notify_one();
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.shared.flags.lock().unwrap().paused = paused;
+        self.shared.wake.notify_one();
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.shared.flags.lock().unwrap().running
+    }
+
+    pub fn active_count(&self) -> usize {
+        self.shared.active.lock().unwrap().len()
+    }
+
+    /// Stops fetching; resolves once every result reached Redis (or at once
+    /// with `force`, leaving unfinished jobs to the stalled checker).
+    pub async fn close(&self, force: bool) {
+        let finished = self.shared.finished.notified();
+        {
+            let mut flags = self.shared.flags.lock().unwrap();
+            flags.closing = true;
+            flags.force |= force;
+            if !flags.running {
+                return;
+            }
+        }
+        self.shared.wake.notify_one();
+        finished.await;
+    }
+
+    /// The next batch of deliveries as JSON, or `None` once the worker ended.
+    pub async fn next(&self) -> Option<String> {
+        let mut inbox = self.inbox.lock().await;
+        loop {
+            let first = inbox.recv().await?;
+            let mut batch = vec![first];
+            while let Ok(more) = inbox.try_recv() {
+                batch.push(more);
+            }
+            let json = batch_json(batch);
+            if json.is_some() {
+                return json;
+            }
+            let flags = self.shared.flags.lock().unwrap();
+            if !flags.running && flags.closing {
+                return None;
+            }
+        }
+    }
+}
+
+fn push_json_str(out: &mut String, s: &str) {
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+/// `{"jobs":[…],"done":[[id,code]…],"drained":true,"errors":[…],"lost":[…]}`;
+/// `None` when the batch says nothing.
+fn batch_json(batch: Vec<Delivery>) -> Option<String> {
+    let (mut jobs, mut done, mut errors, mut lost) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut drained = false;
+    for d in batch {
+        match d {
+            Delivery::Jobs(j) => jobs.extend(j),
+            Delivery::Done(d) => done.extend(d),
+            Delivery::Drained => drained = true,
+            Delivery::Error(e) => errors.push(e),
+            Delivery::LocksLost(l) => lost.extend(l),
+        }
+    }
+    if jobs.is_empty() && done.is_empty() && errors.is_empty() && lost.is_empty() && !drained {
+        return None;
+    }
+    let mut out = String::with_capacity(64 + jobs.iter().map(String::len).sum::<usize>());
+    out.push_str("{\"jobs\":[");
+    out.push_str(&jobs.join(","));
+    out.push_str("],\"done\":[");
+    for (i, (id, code)) in done.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        push_json_str(&mut out, id);
+        out.push_str(&format!(",{code}]"));
+    }
+    out.push_str("],\"errors\":[");
+    for (i, e) in errors.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(&mut out, e);
+    }
+    out.push_str("],\"lost\":[");
+    for (i, id) in lost.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(&mut out, id);
+    }
+    out.push_str(&format!("],\"drained\":{drained}}}"));
+    Some(out)
+}
+
+/// What a fetch (alone or after a flush) reported beyond the jobs.
+struct FetchReport {
+    started: usize,
+    limit_wait_ms: i64,
+    next_due_ms: f64,
+}
+
+impl Shared {
+    fn free_slots(&self) -> usize {
+        let flags = self.flags.lock().unwrap();
+        if flags.paused || flags.closing {
+            return 0;
+        }
+        drop(flags);
+        let active = self.active.lock().unwrap().len();
+        self.concurrency
+            .load(Ordering::Relaxed)
+            .saturating_sub(active)
+    }
+
+    fn worker_args(&self, fetch: usize) -> Vec<String> {
+        let s = &self.settings;
+        let seq = self.token_seq.fetch_add(fetch as u64, Ordering::Relaxed);
+        let (max, duration) = s.limiter.unwrap_or((0, 0));
+        vec![
+            self.queue.keys.base.clone(),
+            now_ms().to_string(),
+            fetch.to_string(),
+            self.token_base.clone(),
+            seq.to_string(),
+            s.lock_duration_ms.to_string(),
+            s.name.clone(),
+            max.to_string(),
+            duration.to_string(),
+        ]
+    }
+
+    /// Records started jobs as active and hands them to JS.
+    fn deliver_started(&self, jobs: Vec<StartedJob>) -> usize {
+        if jobs.is_empty() {
+            return 0;
+        }
+        let mut out = Vec::with_capacity(jobs.len());
+        let mut active = self.active.lock().unwrap();
+        for job in &jobs {
+            active.insert(job.id.clone(), ActiveJob::from_started(job));
+            let mut json = String::with_capacity(256);
+            RawJob {
+                id: &job.id,
+                fields: &job.fields,
+            }
+            .write_json(&mut json, Some(&job.token));
+            out.push(json);
+        }
+        drop(active);
+        let n = out.len();
+        let _ = self.out.send(Delivery::Jobs(out));
+        n
+    }
+
+    fn report(&self, jobs: &Value, wait: &Value, due: &Value) -> FetchReport {
+        let started = self.deliver_started(reply::started_jobs(jobs));
+        FetchReport {
+            started,
+            limit_wait_ms: reply::as_i64(wait),
+            next_due_ms: reply::as_f64(due),
+        }
+    }
+
+    async fn fetch(&self, count: usize) -> EngineResult<FetchReport> {
+        let reply: Value = self
+            .queue
+            .eval(&scripts().fetch, &self.worker_args(count))
+            .await?;
+        let parts = reply::items(&reply);
+        Ok(self.report(&parts[0], &parts[1], &parts[2]))
+    }
+
+    /// Script arguments for one finished job, deciding retries on the way.
+    fn finish_args(&self, f: &Finish, args: &mut Vec<String>) {
+        let active = self.active.lock().unwrap();
+        let job = active.get(&f.id);
+        let attempts = job.map(|j| j.attempts).unwrap_or(1);
+        let s = &self.settings;
+        let (action, value, stack, keep, extra) = match &f.outcome {
+            Outcome::Completed { returnvalue } => {
+                let keep = job.and_then(|j| j.keep_complete).or(s.remove_on_complete);
+                (
+                    "completed",
+                    returnvalue.clone(),
+                    String::new(),
+                    keep,
+                    String::new(),
+                )
+            }
+            Outcome::Failed {
+                reason,
+                stacktrace,
+                unrecoverable,
+                custom_delay,
+            } => {
+                let made = job.map(|j| j.attempts_made).unwrap_or(0) + 1;
+                let backoff = job.and_then(|j| j.backoff.as_ref());
+                let keep = job.and_then(|j| j.keep_fail).or(s.remove_on_fail);
+                match decide(attempts, made, backoff, *unrecoverable, *custom_delay) {
+                    Retry::Fail => (
+                        "failed",
+                        reason.clone(),
+                        stacktrace.clone(),
+                        keep,
+                        String::new(),
+                    ),
+                    Retry::After(0) => {
+                        let lifo = if job.map(|j| j.lifo).unwrap_or(false) {
+                            "1"
+                        } else {
+                            "0"
+                        };
+                        (
+                            "retry",
+                            reason.clone(),
+                            stacktrace.clone(),
+                            keep,
+                            lifo.to_string(),
+                        )
+                    }
+                    Retry::After(ms) => (
+                        "delay",
+                        reason.clone(),
+                        stacktrace.clone(),
+                        keep,
+                        ms.to_string(),
+                    ),
+                }
+            }
+        };
+        let keep = keep.unwrap_or(KeepJobs::ALL);
+        args.extend([
+            f.id.clone(),
+            f.token.clone(),
+            action.to_string(),
+            value,
+            stack,
+            keep.count_arg().to_string(),
+            keep.age_arg().to_string(),
+            attempts.to_string(),
+            extra,
+        ]);
+    }
+
+    /// Sends finished jobs to Redis and starts up to `fetch` new ones.
+    async fn flush(&self, batch: &[Finish], fetch: usize) -> EngineResult<FetchReport> {
+        let mut args = self.worker_args(fetch);
+        args.push(batch.len().to_string());
+        for f in batch {
+            self.finish_args(f, &mut args);
+        }
+        let reply: Value = self.queue.eval(&scripts().finish, &args).await?;
+        let parts = reply::items(&reply);
+        let codes: Vec<i64> = reply::items(&parts[0]).iter().map(reply::as_i64).collect();
+        {
+            let mut active = self.active.lock().unwrap();
+            for f in batch {
+                active.remove(&f.id);
+            }
+        }
+        let done = batch
+            .iter()
+            .zip(codes)
+            .map(|(f, c)| (f.id.clone(), c))
+            .collect();
+        let _ = self.out.send(Delivery::Done(done));
+        Ok(self.report(&parts[1], &parts[2], &parts[3]))
+    }
+
+    async fn blocking_conn(&self) -> EngineResult<MultiplexedConnection> {
+        let name = format!("{}:w:{}", self.queue.keys.client_name(), self.settings.name);
+        self.queue.endpoint.dedicated(Some(&name)).await
+    }
+
+    /// Reports an error to JS (once per outage) and backs off before retrying.
+    async fn back_off(&self, error: String, state: &mut LoopState) {
+        if state.failures == 0 {
+            let _ = self.out.send(Delivery::Error(error));
+        }
+        state.failures += 1;
+        let ms = (50u64 << state.failures.min(5)).min(2000);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
+            _ = self.wake.notified() => { self.wake.notify_one(); }
+        }
+    }
+
+    fn after_fetch(&self, report: FetchReport, asked: usize, state: &mut LoopState) {
+        state.failures = 0;
+        if report.started > 0 {
+            state.drained_told = false;
+            state.need_fetch = report.started >= asked;
+            return;
+        }
+        state.need_fetch = false;
+        if report.limit_wait_ms > 0 {
+            state.wait_until_ms = now_ms() as f64 + report.limit_wait_ms as f64;
+        }
+        state.next_due = (report.next_due_ms > 0.0).then_some(report.next_due_ms);
+        if asked > 0 && report.limit_wait_ms == 0 && !state.drained_told {
+            state.drained_told = true;
+            let _ = self.out.send(Delivery::Drained);
+        }
+    }
+
+    fn requeue(&self, batch: Vec<Finish>) {
+        let mut pending = self.pending.lock().unwrap();
+        let newer = std::mem::take(&mut *pending);
+        *pending = batch;
+        pending.extend(newer);
+    }
+
+    async fn run(self: Arc<Self>) {
+        let mut state = LoopState {
+            need_fetch: true,
+            ..LoopState::default()
+        };
+        let mut blocking: Option<MultiplexedConnection> = None;
+        let mut block: Option<BlockFuture> = None;
+        loop {
+            let (closing, force, paused) = {
+                let f = self.flags.lock().unwrap();
+                (f.closing, f.force, f.paused)
+            };
+            if force {
+                return;
+            }
+            let batch: Vec<Finish> = std::mem::take(&mut *self.pending.lock().unwrap());
+            if !batch.is_empty() {
+                // Slots freed by this batch can be refilled in the same call.
+                let fetch = if closing || paused || (now_ms() as f64) < state.wait_until_ms {
+                    0
+                } else {
+                    let active = self
+                        .active
+                        .lock()
+                        .unwrap()
+                        .len()
+                        .saturating_sub(batch.len());
+                    self.concurrency
+                        .load(Ordering::Relaxed)
+                        .saturating_sub(active)
+                };
+                match self.flush(&batch, fetch).await {
+                    Ok(report) if fetch > 0 => self.after_fetch(report, fetch, &mut state),
+                    Ok(_) => state.failures = 0,
+                    Err(e) => {
+                        self.requeue(batch);
+                        self.back_off(e.to_string(), &mut state).await;
+                    }
+                }
+                continue;
+            }
+            if closing && self.active.lock().unwrap().is_empty() {
+                return;
+            }
+            let free = self.free_slots();
+            let now = now_ms() as f64;
+            if free > 0 && state.need_fetch && now >= state.wait_until_ms {
+                match self.fetch(free).await {
+                    Ok(report) => self.after_fetch(report, free, &mut state),
+                    Err(e) => self.back_off(e.to_string(), &mut state).await,
+                }
+                continue;
+            }
+            // Nothing to do now: sleep until results arrive, the marker says
+            // a job is ready, a delayed job falls due, or the rate limit lifts.
+            let rate_limited = now < state.wait_until_ms;
+            if free > 0 && !rate_limited && block.is_none() {
+                if blocking.is_none() {
+                    match self.blocking_conn().await {
+                        Ok(c) => blocking = Some(c),
+                        Err(e) => {
+                            self.back_off(e.to_string(), &mut state).await;
+                            continue;
+                        }
+                    }
+                }
+                let mut timeout = self.settings.drain_delay_s;
+                if let Some(due) = state.next_due {
+                    timeout = timeout.min(((due - now) / 1000.0).max(0.001));
+                }
+                let mut conn = blocking.clone().expect("connected above");
+                let cmd = redis::cmd("BZPOPMIN")
+                    .arg(self.queue.keys.key("marker"))
+                    .arg(timeout)
+                    .clone();
+                block = Some(Box::pin(async move {
+                    cmd.query_async::<Value>(&mut conn).await
+                }));
+            }
+            let sleep_for = if rate_limited {
+                Duration::from_millis((state.wait_until_ms - now) as u64 + 1)
+            } else {
+                Duration::from_secs(3600)
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep_for) => state.need_fetch = true,
+                result = async { block.as_mut().expect("guarded").await }, if block.is_some() => {
+                    block = None;
+                    state.need_fetch = true;
+                    if let Err(e) = result {
+                        blocking = None;
+                        let message = format!(
+                            "Redis at {} is unreachable: {e}",
+                            self.queue.endpoint.display()
+                        );
+                        self.back_off(message, &mut state).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct LoopState {
+    need_fetch: bool,
+    drained_told: bool,
+    wait_until_ms: f64,
+    next_due: Option<f64>,
+    failures: u32,
+}
+
+/// Renews the locks of every active job in one call per period.
+async fn renew_locks(shared: std::sync::Weak<Shared>) {
+    loop {
+        let period = match shared.upgrade() {
+            Some(s) => Duration::from_millis(s.settings.lock_renew_ms.max(1)),
+            None => return,
+        };
+        tokio::time::sleep(period).await;
+        let Some(s) = shared.upgrade() else { return };
+        if !s.flags.lock().unwrap().running {
+            return;
+        }
+        let mut args = vec![
+            s.queue.keys.base.clone(),
+            s.settings.lock_duration_ms.to_string(),
+        ];
+        {
+            let active = s.active.lock().unwrap();
+            if active.is_empty() {
+                continue;
+            }
+            for (id, job) in active.iter() {
+                args.push(id.clone());
+                args.push(job.token.clone());
+            }
+        }
+        match s
+            .queue
+            .eval::<Vec<String>>(&scripts().extend_locks, &args)
+            .await
+        {
+            Ok(lost) if !lost.is_empty() => {
+                let _ = s.out.send(Delivery::LocksLost(lost));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = s
+                    .out
+                    .send(Delivery::Error(format!("could not renew job locks: {e}")));
+            }
+        }
+    }
+}
