@@ -30,6 +30,26 @@ class QueueBase extends EventEmitter {
     this._native = undefined;
   }
 
+  /**
+   * As BullMQ: an 'error' nobody listens to is logged rather than thrown, and
+   * a listener that throws is reported as 'error', so neither can stop a Worker.
+   */
+  emit(event, ...args) {
+    try {
+      if (event === 'error' && this.listenerCount('error') === 0) {
+        console.error(args[0]);
+        return false;
+      }
+      return super.emit(event, ...args);
+    } catch (err) {
+      if (event === 'error' || this.listenerCount('error') === 0) {
+        console.error(err);
+        return false;
+      }
+      return super.emit('error', err);
+    }
+  }
+
   get prefix() {
     return this.opts.prefix;
   }

@@ -14,5 +14,3 @@ use crate::engine::error::EngineError;
 pub(crate) fn js_error(err: EngineError) -> napi::Error {
     napi::Error::from_reason(format!("[bullrush:{}] {}", err.kind(), err.message()))
 }
-
-pub(crate) type JsResult<T> = napi::Result<T>;

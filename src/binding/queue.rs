@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use napi_derive::napi;
 
-use super::{js_error, JsResult};
+use super::js_error;
 use crate::engine::error::EngineError;
 use crate::engine::keys::QueueKeys;
 use crate::engine::now_ms;
@@ -21,7 +21,7 @@ pub(crate) fn open_queue(
     prefix: &str,
     name: &str,
     timeout_ms: u32,
-) -> JsResult<RedisQueue> {
+) -> napi::Result<RedisQueue> {
     let keys = QueueKeys::new(prefix, name).map_err(js_error)?;
     let endpoint =
         Endpoint::get(url, Duration::from_millis(timeout_ms.max(1) as u64)).map_err(js_error)?;
@@ -51,7 +51,7 @@ impl NativeQueue {
         data: Vec<String>,
         opts: Vec<String>,
         timestamps: Vec<f64>,
-    ) -> JsResult<Vec<String>> {
+    ) -> napi::Result<Vec<String>> {
         let now = now_ms();
         let mut jobs = Vec::with_capacity(names.len());
         for (((name, data), opts), ts) in names.into_iter().zip(data).zip(opts).zip(timestamps) {
@@ -72,7 +72,7 @@ impl NativeQueue {
     }
 
     #[napi]
-    pub async fn counts(&self, states: Vec<String>) -> JsResult<Vec<i64>> {
+    pub async fn counts(&self, states: Vec<String>) -> napi::Result<Vec<i64>> {
         self.inner.counts(&states).await.map_err(js_error)
     }
 
@@ -84,7 +84,7 @@ impl NativeQueue {
         start: i64,
         end: i64,
         asc: bool,
-    ) -> JsResult<String> {
+    ) -> napi::Result<String> {
         let ids = self
             .inner
             .ranges(&states, start, end, asc)
@@ -100,7 +100,7 @@ impl NativeQueue {
         start: i64,
         end: i64,
         asc: bool,
-    ) -> JsResult<Vec<String>> {
+    ) -> napi::Result<Vec<String>> {
         self.inner
             .ranges(&states, start, end, asc)
             .await
@@ -108,37 +108,37 @@ impl NativeQueue {
     }
 
     #[napi]
-    pub async fn get_job(&self, id: String) -> JsResult<Option<String>> {
+    pub async fn get_job(&self, id: String) -> napi::Result<Option<String>> {
         self.inner.job_json(&id).await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn get_state(&self, id: String) -> JsResult<String> {
+    pub async fn get_state(&self, id: String) -> napi::Result<String> {
         self.inner.state(&id).await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn set_paused(&self, paused: bool) -> JsResult<()> {
+    pub async fn set_paused(&self, paused: bool) -> napi::Result<()> {
         self.inner.set_paused(paused).await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn is_paused(&self) -> JsResult<bool> {
+    pub async fn is_paused(&self) -> napi::Result<bool> {
         self.inner.is_paused().await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn drain(&self, delayed: bool) -> JsResult<()> {
+    pub async fn drain(&self, delayed: bool) -> napi::Result<()> {
         self.inner.drain(delayed).await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn obliterate(&self, force: bool, count: i64) -> JsResult<()> {
+    pub async fn obliterate(&self, force: bool, count: i64) -> napi::Result<()> {
         self.inner.obliterate(force, count).await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn remove(&self, id: String) -> JsResult<i64> {
+    pub async fn remove(&self, id: String) -> napi::Result<i64> {
         self.inner.remove(&id).await.map_err(js_error)
     }
 
@@ -150,7 +150,7 @@ impl NativeQueue {
         lifo: bool,
         reset_made: bool,
         reset_started: bool,
-    ) -> JsResult<i64> {
+    ) -> napi::Result<i64> {
         self.inner
             .reprocess(&id, &state, lifo, reset_made, reset_started)
             .await
@@ -158,7 +158,7 @@ impl NativeQueue {
     }
 
     #[napi]
-    pub async fn update_progress(&self, id: String, progress: String) -> JsResult<i64> {
+    pub async fn update_progress(&self, id: String, progress: String) -> napi::Result<i64> {
         self.inner
             .update_progress(&id, &progress)
             .await
@@ -166,7 +166,7 @@ impl NativeQueue {
     }
 
     #[napi]
-    pub async fn add_log(&self, id: String, row: String, keep: Option<i64>) -> JsResult<i64> {
+    pub async fn add_log(&self, id: String, row: String, keep: Option<i64>) -> napi::Result<i64> {
         self.inner.add_log(&id, &row, keep).await.map_err(js_error)
     }
 
@@ -178,7 +178,7 @@ impl NativeQueue {
         start: i64,
         end: i64,
         asc: bool,
-    ) -> JsResult<(Vec<String>, i64)> {
+    ) -> napi::Result<(Vec<String>, i64)> {
         self.inner
             .logs(&id, start, end, asc)
             .await
@@ -186,7 +186,7 @@ impl NativeQueue {
     }
 
     #[napi]
-    pub async fn ping(&self) -> JsResult<()> {
+    pub async fn ping(&self) -> napi::Result<()> {
         self.inner.ping().await.map_err(js_error)
     }
 }

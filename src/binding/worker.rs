@@ -1,8 +1,8 @@
 use napi_derive::napi;
 use serde_json::Value;
 
+use super::js_error;
 use super::queue::open_queue;
-use super::{js_error, JsResult};
 use crate::engine::error::EngineError;
 use crate::engine::options::KeepJobs;
 use crate::redis::worker::{Finish, Outcome, RedisWorker, WorkerSettings};
@@ -91,7 +91,7 @@ impl NativeWorker {
     /// Results of finished jobs, `FINISH_STRIDE` strings each; kind is
     /// "c" completed, "f" failed, "u" failed without retry (UnrecoverableError).
     #[napi]
-    pub fn finish(&self, flat: Vec<String>) -> JsResult<()> {
+    pub fn finish(&self, flat: Vec<String>) -> napi::Result<()> {
         if flat.len() % FINISH_STRIDE != 0 {
             return Err(js_error(EngineError::InvalidInput(
                 "finish: malformed batch".into(),

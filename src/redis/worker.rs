@@ -237,20 +237,30 @@ impl RedisWorker {
     pub async fn next(&self) -> Option<String> {
         let mut inbox = self.inbox.lock().await;
         loop {
-            let first = inbox.recv().await?;
-            let mut batch = vec![first];
+            let mut batch = Vec::new();
             while let Ok(more) = inbox.try_recv() {
                 batch.push(more);
             }
-            let json = batch_json(batch);
-            if json.is_some() {
-                return json;
+            if batch.is_empty() {
+                // The end notice may have been merged into an earlier batch:
+                // check before waiting for another message.
+                if self.ended() {
+                    return None;
+                }
+                batch.push(inbox.recv().await?);
+                while let Ok(more) = inbox.try_recv() {
+                    batch.push(more);
+                }
             }
-            let flags = self.shared.flags.lock().unwrap();
-            if !flags.running && flags.closing {
-                return None;
+            if let Some(json) = batch_json(batch) {
+                return Some(json);
             }
         }
+    }
+
+    fn ended(&self) -> bool {
+        let flags = self.shared.flags.lock().unwrap();
+        flags.closing && !flags.running
     }
 }
 
