@@ -6,6 +6,7 @@ const { Worker } = require('./lib/worker');
 const { Job } = require('./lib/job');
 const { QueueBase } = require('./lib/queue-base');
 const errors = require('./lib/errors');
+const notYet = require('./lib/not-yet');
 
 module.exports = {
   Queue,
@@ -13,4 +14,5 @@ module.exports = {
   Job,
   QueueBase,
   ...errors,
+  ...notYet,
 };

@@ -5,6 +5,8 @@ const { Job } = require('./job');
 const { call } = require('./native');
 const { toJson } = require('./json');
 
+const NUMERIC_OPTIONS = ['priority', 'delay', 'attempts', 'timestamp', 'keepLogs', 'stackTraceLimit'];
+
 const ALL_TYPES = ['active', 'completed', 'delayed', 'failed', 'prioritized', 'waiting', 'waiting-children'];
 
 function flattenTypes(types) {
@@ -29,6 +31,13 @@ class Queue extends QueueBase {
     const merged = { ...this.jobsOpts, ...(opts || {}) };
     if (merged.repeat) {
       throw new TypeError('repeat options are not supported yet (job schedulers are on the roadmap)');
+    }
+    for (const key of NUMERIC_OPTIONS) {
+      const value = merged[key];
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        // JSON would silently turn NaN and Infinity into null.
+        throw new TypeError(`${key} must be a finite number, got ${value}`);
+      }
     }
     const dataText = toJson(data === undefined ? {} : data, `data of job '${name}'`);
     const optsText = toJson(merged, `options of job '${name}'`);

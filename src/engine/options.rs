@@ -219,11 +219,6 @@ fn validate_job_id(value: &Value) -> EngineResult<Option<String>> {
     if id.is_empty() {
         return Err(EngineError::InvalidInput("jobId must not be empty".into()));
     }
-    if id == "0" || id.starts_with("0:") {
-        return Err(EngineError::InvalidInput(format!(
-            "JobId cannot be '0' or start with '0:' (got '{id}')"
-        )));
-    }
     if id
         .parse::<i64>()
         .map(|n| n.to_string() == id)
@@ -231,6 +226,11 @@ fn validate_job_id(value: &Value) -> EngineResult<Option<String>> {
     {
         return Err(EngineError::InvalidInput(format!(
             "Custom Id cannot be integers (jobId '{id}'): it would collide with automatic ids"
+        )));
+    }
+    if id == "0" || id.starts_with("0:") {
+        return Err(EngineError::InvalidInput(format!(
+            "JobId cannot be '0' or start with '0:' (got '{id}')"
         )));
     }
     if id.contains(':') && id.split(':').count() != 3 {

@@ -120,6 +120,7 @@ impl RedisQueue {
         args.push(self.keys.base.clone());
         args.push(crate::engine::now_ms().to_string());
         args.push(jobs.len().to_string());
+        args.push(concat!("bullrush:", env!("CARGO_PKG_VERSION")).to_string());
         for job in jobs {
             let o = &job.opts;
             args.push(o.job_id.clone().unwrap_or_default());

@@ -1,15 +1,17 @@
--- Adds jobs. ARGV: base, now, count, then per job 8 values:
+-- Adds jobs. ARGV: base, now, count, version, then per job 8 values:
 --   customId ("" for an automatic id), name, timestamp, data, opts (JSON),
 --   delay (ms, >= 0), priority, lifo ("1"/"0").
 -- Returns the ids, in order. A custom id that exists already is not
 -- overwritten: its id is returned and a "duplicated" event written.
 local base, now, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local cap = eventsCap()
+-- Dashboards read the writer's version here; BullMQ's own Queue sets it too.
+rcall("HSETNX", K.meta, "version", ARGV[4])
 local blocked = isBlocked()
 local ids = {}
 local readyAdded, delayedAdded = false, false
 for i = 0, count - 1 do
-  local a = 4 + i * 8
+  local a = 5 + i * 8
   local customId, name, timestamp = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local data, opts = ARGV[a + 3], ARGV[a + 4]
   local delay, priority, lifo = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), ARGV[a + 7] == "1"

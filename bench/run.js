@@ -1,0 +1,383 @@
+#!/usr/bin/env node
+'use strict';
+
+// bullrush vs BullMQ benchmark.
+//
+//   node bench/run.js            full run: 2 rounds per implementation, writes
+//                                bench/RESULTS.md, bench/chart.svg, bench/results.json
+//   node bench/run.js --quick    job counts / 5, 1 round, prints the table only
+//   options: --rounds=N  --only=1,3a,5  (scenario ids)
+//
+// Starts its own redis-server (free port, temp dir, no persistence) and stops
+// it at the end. Every round of every implementation runs in a fresh child
+// process (bench/scenario.js) on a fresh queue name, alternating
+// bullmq, bullrush, bullmq, bullrush, ...; the table shows the median per
+// implementation over the rounds.
+
+const { fork, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const { startRedis } = require('./redis');
+const report = require('./report');
+
+const ROOT = path.join(__dirname, '..');
+const IMPLS = ['bullmq', 'bullrush'];
+const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
+
+// ---------------------------------------------------------------- arguments
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const argValue = (name) => {
+  const a = argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : undefined;
+};
+const rounds = Number(argValue('rounds') || (quick ? 1 : 2));
+const only = argValue('only') ? argValue('only').split(',') : undefined;
+const unknown = argv.filter((a) => !/^--(quick|rounds=\d+|only=.+)$/.test(a));
+if (unknown.length || !(rounds >= 1)) {
+  console.error(`usage: node bench/run.js [--quick] [--rounds=N] [--only=1,3a,...]  (unknown: ${unknown.join(' ')})`);
+  process.exit(2);
+}
+// A run with --only or a non-default round count is never written to RESULTS.md.
+const isFullRun = !quick && !only && !argValue('rounds');
+
+// ---------------------------------------------------------------- scenarios
+
+const Q = 5; // --quick divides job counts by this
+const SCENARIOS = [
+  {
+    id: '1', label: 'add, awaited one at a time', runner: 'add-serial',
+    params: { jobs: 5000, warmup: 1000 },
+  },
+  {
+    id: '2', label: 'add, 100 in flight', runner: 'add-concurrent',
+    params: { jobs: 20000, inFlight: 100, warmup: 100 },
+  },
+  {
+    id: '3a', label: 'addBulk, batches of 50', runner: 'add-bulk',
+    params: { jobs: 50000, batch: 50, warmup: 100 },
+  },
+  {
+    id: '3b', label: 'addBulk, batches of 1000', runner: 'add-bulk',
+    params: { jobs: 50000, batch: 1000, warmup: 100 },
+  },
+  {
+    id: '4', label: 'Worker, no-op, concurrency 1', runner: 'worker',
+    params: { jobs: 5000, concurrency: 1 },
+  },
+  {
+    id: '5', label: 'Worker, no-op, concurrency 100', runner: 'worker',
+    params: { jobs: 50000, concurrency: 100 },
+  },
+  {
+    id: '6', label: 'Worker, removeOnComplete, returns {ok,n}, concurrency 10', runner: 'worker',
+    params: { jobs: 20000, concurrency: 10, removeOnComplete: true, returnValue: true },
+  },
+  {
+    id: '7', label: 'Latency at a steady 1k jobs/s (Worker concurrency 10)', runner: 'latency',
+    params: { rate: 1000, seconds: 5, concurrency: 10, warmup: 100 },
+    quickParams: { seconds: 3 },
+  },
+  { id: '8', label: 'QueueEvents fan-out', notYet: 'not yet (needs QueueEvents)' },
+];
+
+function paramsFor(scenario) {
+  const p = { ...scenario.params };
+  if (quick) {
+    for (const key of ['jobs', 'warmup']) if (p[key]) p[key] = Math.round(p[key] / Q);
+    Object.assign(p, scenario.quickParams || {});
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------- cleanup
+
+let redis;
+let currentChild;
+
+function cleanup() {
+  if (currentChild && currentChild.exitCode === null && currentChild.signalCode === null) {
+    currentChild.kill('SIGKILL');
+  }
+  if (redis) redis.stop();
+}
+
+process.on('exit', cleanup);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping the benchmark child and redis-server`);
+    cleanup();
+    process.exit(130);
+  });
+}
+
+// ---------------------------------------------------------------- one child
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs one round of one implementation in a child process. Redis CPU is read
+ * by this process right when the child says its timed section starts and
+ * ends (the child waits for our ack before it starts its clock).
+ */
+function runChild(impl, scenario, params, idleUsPerMs) {
+  return new Promise((resolve) => {
+    const args = [impl, scenario.runner, JSON.stringify({ ...params, port: redis.port })];
+    const child = fork(path.join(__dirname, 'scenario.js'), args, {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      execArgv: [],
+    });
+    currentChild = child;
+    let stdout = '';
+    let stderr = '';
+    const redisMarks = {};
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      for (const line of String(d).split('\n').filter(Boolean)) console.error(`    [${impl}] ${line}`);
+    });
+    child.on('message', async (msg) => {
+      if (!msg || !msg.mark) return;
+      try {
+        redisMarks[msg.mark] = { cpuUs: await redis.client.cpuUs(), at: process.hrtime.bigint() };
+      } catch (err) {
+        redisMarks.error = err.message;
+      }
+      if (child.connected) child.send({ ack: msg.mark });
+    });
+    const timer = setTimeout(() => {
+      stderr += `\n(killed by bench/run.js after ${CHILD_TIMEOUT_MS / 1000} s)`;
+      child.kill('SIGKILL');
+    }, CHILD_TIMEOUT_MS);
+
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      currentChild = undefined;
+      const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+      let result;
+      try {
+        result = line ? JSON.parse(line.slice('BENCH_RESULT '.length)) : undefined;
+      } catch (err) {
+        result = { ok: false, error: `unparsable result line: ${err.message}` };
+      }
+      if (!result) {
+        const tail = stderr.trim().split('\n').slice(-8).join('\n      ');
+        result = { ok: false, error: `child exited (code ${code}, signal ${signal}) without a result\n      ${tail}` };
+      }
+      result.impl = impl;
+      result.exit = { code, signal };
+      if (code === 3) result.lingered = true; // scenario.js: alive 10 s after closing everything
+      if (result.ok) {
+        const { start, end } = redisMarks;
+        if (!start || !end) {
+          result.redisError = redisMarks.error || 'no start/end marks received';
+        } else {
+          const windowMs = Number(end.at - start.at) / 1e6;
+          result.redisWindowMs = windowMs;
+          result.redisRawUs = end.cpuUs - start.cpuUs;
+          result.redisUs = Math.max(0, result.redisRawUs - idleUsPerMs * windowMs);
+        }
+      }
+      resolve(result);
+    });
+  });
+}
+
+// ---------------------------------------------------------------- aggregation
+
+function median(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+function derive(r) {
+  return {
+    jobsPerSec: r.jobs / (r.ms / 1000),
+    cpuUsPerJob: r.cpuUs / r.jobs,
+    redisUsPerJob: r.redisUs === undefined ? null : r.redisUs / r.jobs,
+    peakRssMB: r.peakRssBytes / (1024 * 1024),
+  };
+}
+
+function summarize(scenario, roundsByImpl) {
+  const impls = {};
+  for (const impl of IMPLS) {
+    const list = roundsByImpl[impl];
+    const failed = list.filter((r) => !r.ok);
+    const ok = list.filter((r) => r.ok);
+    const d = ok.map(derive);
+    const m = (key) => median(d.map((x) => x[key]));
+    impls[impl] = {
+      ok: failed.length === 0 && ok.length > 0,
+      errors: failed.map((r) => r.error),
+      warnings: [
+        ...new Set(
+          list.flatMap((r) => [
+            ...(r.errors || []),
+            ...(r.lingered ? ['process did not exit on its own after closing everything (forced after 10 s)'] : []),
+            ...(r.redisError ? [`Redis CPU not measured: ${r.redisError}`] : []),
+          ]),
+        ),
+      ],
+      rounds: ok.length,
+      jobs: ok.length ? ok[0].jobs : undefined,
+      jobsPerSec: m('jobsPerSec'),
+      cpuUsPerJob: m('cpuUsPerJob'),
+      redisUsPerJob: m('redisUsPerJob'),
+      peakRssMB: m('peakRssMB'),
+    };
+    if (scenario.runner === 'latency' && ok.length) {
+      const lat = (which, key) => median(ok.map((r) => r.latency[which][key]));
+      impls[impl].latency = {};
+      for (const which of ['toStart', 'toCompleted']) {
+        impls[impl].latency[which] = { p50: lat(which, 'p50'), p99: lat(which, 'p99'), max: lat(which, 'max') };
+      }
+    }
+  }
+  return { id: scenario.id, label: scenario.label, runner: scenario.runner, notYet: scenario.notYet, impls };
+}
+
+// ---------------------------------------------------------------- machine info
+
+function machine(redisVersion) {
+  let cpuModel = os.cpus()[0] ? os.cpus()[0].model : 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpuModel = m[1].trim();
+  } catch {
+    // keep os.cpus()
+  }
+  const git = (...a) => {
+    try {
+      return execFileSync('git', a, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return '';
+    }
+  };
+  const sha = git('rev-parse', '--short', 'HEAD');
+  const dirty = git('status', '--porcelain', '--', 'src', 'lib', 'index.js', 'Cargo.toml') !== '';
+  let addonBuilt = '';
+  try {
+    addonBuilt = fs.statSync(path.join(ROOT, 'bullrush.linux-x64-gnu.node')).mtime.toISOString();
+  } catch {
+    // not built
+  }
+  return {
+    cpuModel,
+    cores: os.cpus().length,
+    node: process.version,
+    redis: redisVersion,
+    os: `${os.type()} ${os.release()}`,
+    bullmq: require('bullmq/package.json').version,
+    bullrush: JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version,
+    bullrushGit: sha ? `${sha}${dirty ? ' + uncommitted changes' : ''}` : 'unknown',
+    addonBuilt,
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+function fmtRound(r) {
+  if (!r.ok) return `FAILED: ${r.error}`;
+  const d = derive(r);
+  const redisPart = d.redisUsPerJob === null ? 'redis n/a' : `redis ${d.redisUsPerJob.toFixed(1)} µs/job`;
+  const lat = r.latency
+    ? `, add→completed p50 ${r.latency.toCompleted.p50.toFixed(2)} ms p99 ${r.latency.toCompleted.p99.toFixed(2)} ms`
+    : '';
+  return (
+    `${Math.round(d.jobsPerSec).toLocaleString('en-US')} jobs/s, cpu ${d.cpuUsPerJob.toFixed(1)} µs/job, ` +
+    `${redisPart}, rss ${d.peakRssMB.toFixed(0)} MB (${(r.ms / 1000).toFixed(2)} s)${lat}${r.lingered ? ' [lingered]' : ''}`
+  );
+}
+
+async function main() {
+  const started = Date.now();
+  const startedAt = new Date();
+  redis = await startRedis();
+  const info = machine(redis.version);
+  console.log(
+    `bullrush benchmark (${quick ? 'quick' : 'full'}, ${rounds} round(s) each): redis ${info.redis} on port ${redis.port}, ` +
+      `node ${info.node}, ${info.cores} cores, bullmq ${info.bullmq}, bullrush ${info.bullrush} (${info.bullrushGit})`,
+  );
+
+  // Redis' own idle CPU (serverCron etc.), subtracted from every window.
+  const idleMs = quick ? 1000 : 3000;
+  const c0 = await redis.client.cpuUs();
+  const i0 = process.hrtime.bigint();
+  await sleep(idleMs);
+  const idleUsPerMs = (await redis.client.cpuUs() - c0) / (Number(process.hrtime.bigint() - i0) / 1e6);
+  console.log(`idle Redis CPU baseline: ${(idleUsPerMs * 1000).toFixed(0)} µs per second (subtracted)\n`);
+
+  const selected = SCENARIOS.filter((s) => !only || only.includes(s.id));
+  const runnable = selected.filter((s) => !s.notYet);
+  const totalChildren = runnable.length * rounds * IMPLS.length;
+  let childNo = 0;
+  const summaries = [];
+  const raw = [];
+  for (const scenario of selected) {
+    if (scenario.notYet) {
+      console.log(`${scenario.id}. ${scenario.label}: ${scenario.notYet}\n`);
+      summaries.push(summarize(scenario, { bullmq: [], bullrush: [] }));
+      continue;
+    }
+    const params = paramsFor(scenario);
+    console.log(`${scenario.id}. ${scenario.label}  ${JSON.stringify(params)}`);
+    const byImpl = { bullmq: [], bullrush: [] };
+    for (let round = 0; round < rounds; round++) {
+      for (const impl of IMPLS) {
+        childNo++;
+        await redis.client.command('FLUSHALL'); // untimed; every round also uses a fresh queue name
+        await sleep(200);
+        const result = await runChild(impl, scenario, params, idleUsPerMs);
+        byImpl[impl].push(result);
+        raw.push({ scenario: scenario.id, round: round + 1, ...result });
+        console.log(`  [${childNo}/${totalChildren}] ${impl.padEnd(8)} round ${round + 1}: ${fmtRound(result)}`);
+      }
+    }
+    const summary = summarize(scenario, byImpl);
+    summaries.push(summary);
+    console.log('');
+  }
+
+  const wallS = (Date.now() - started) / 1000;
+  redis.stop();
+  const meta = {
+    date: startedAt.toISOString(),
+    command: `node bench/run.js${argv.length ? ` ${argv.join(' ')}` : ''}`,
+    mode: quick ? 'quick' : 'full',
+    rounds,
+    wallS,
+    idleRedisUsPerSec: idleUsPerMs * 1000,
+    machine: info,
+  };
+
+  console.log(report.consoleTables(summaries, meta));
+  const failures = summaries.flatMap((s) =>
+    IMPLS.filter((impl) => !s.notYet && !s.impls[impl].ok).map((impl) => `${s.id}. ${s.label} [${impl}]: ${s.impls[impl].errors.join(' | ')}`),
+  );
+  if (isFullRun) {
+    fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), report.markdown(summaries, meta));
+    fs.writeFileSync(path.join(__dirname, 'chart.svg'), report.svg(summaries, meta));
+    fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify({ meta, summaries, raw }, null, 2)}\n`);
+    console.log('wrote bench/RESULTS.md, bench/chart.svg, bench/results.json');
+  }
+  console.log(`wall time: ${wallS.toFixed(1)} s`);
+  if (failures.length) {
+    console.error(`\nFAILED scenarios:\n  ${failures.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  console.error(err && err.stack ? err.stack : err);
+  cleanup();
+  process.exit(1);
+});
