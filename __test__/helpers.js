@@ -127,6 +127,24 @@ function freePort() {
   });
 }
 
+const CLOSE_TIMEOUT_MS = 10000;
+
+async function settleWithin(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(() => {
+      const name = what && what.constructor ? what.constructor.name : typeof what;
+      process.stderr.write(`# warning: ${name} close() still pending after ${ms} ms during cleanup\n`);
+      resolve();
+    }, ms);
+  });
+  try {
+    await Promise.race([Promise.resolve(promise).catch(() => {}), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Collects closables and closes them in reverse order; errors are ignored so
  * that one failing close does not leave the others open.
@@ -161,14 +179,16 @@ function closer() {
       }
       while (items.length) {
         const x = items.pop();
+        let p;
         try {
-          if (typeof x === 'function') await x();
-          else if (x && typeof x.quit === 'function' && typeof x.close !== 'function') {
-            await x.quit();
-          } else if (x && typeof x.close === 'function') await x.close();
+          if (typeof x === 'function') p = x();
+          else if (x && typeof x.quit === 'function' && typeof x.close !== 'function') p = x.quit();
+          else if (x && typeof x.close === 'function') p = x.close();
         } catch (_) {
-          /* ignore */
+          continue; // a synchronous throw from close(): nothing to wait for
         }
+        // A close() that never settles must not hang the whole run.
+        await settleWithin(p, CLOSE_TIMEOUT_MS, x);
       }
     },
   };
@@ -204,6 +224,23 @@ async function jobCounts(queue, ...types) {
 async function queueKeys(redis, queueName, prefix = 'bull') {
   const keys = await redis.keys(`${prefix}:${queueName}:*`);
   return keys.map((k) => k.slice(prefix.length + queueName.length + 2)).sort();
+}
+
+// Leak guard: node's test runner waits forever for a test file whose process
+// stays alive. When every test of the file has ended and something (a Queue,
+// Worker or client that close() did not fully release) still keeps the event
+// loop alive after LEAK_GRACE_MS, fail the file instead of hanging the run.
+const LEAK_GRACE_MS = 5000;
+if (process.env.NODE_TEST_CONTEXT || process.execArgv.some((a) => a.startsWith('--test'))) {
+  require('node:test').after(() => {
+    setTimeout(() => {
+      process.stderr.write(
+        `# leak: ${process.argv[1]} still had open handles ${LEAK_GRACE_MS} ms after its last test ` +
+          '(something was not closed, or close() did not release its sockets/timers); failing the file\n',
+      );
+      process.exit(1);
+    }, LEAK_GRACE_MS).unref();
+  });
 }
 
 module.exports = {

@@ -7,7 +7,7 @@
 //    6379 is never touched;
 // 2. runs the TypeScript check `npx tsc -p types-test/tsconfig.json --noEmit`
 //    when types-test/tsconfig.json exists;
-// 3. runs `node --test --test-concurrency=1 __test__/` with TEST_REDIS_URL /
+// 3. runs `node --test --test-concurrency=1 --test-timeout=60000 __test__/` with TEST_REDIS_URL /
 //    TEST_REDIS_PORT set. Extra CLI args are passed through: options (e.g.
 //    --test-name-pattern=x) go to node, other args replace `__test__/`
 //    (e.g. `node scripts/test.js __test__/queue.test.js`);
@@ -212,7 +212,8 @@ async function main() {
     const extra = process.argv.slice(2);
     const opts = extra.filter((a) => a.startsWith('-'));
     const files = extra.filter((a) => !a.startsWith('-'));
-    const args = ['--test', '--test-concurrency=1', ...opts, ...(files.length ? files : ['__test__/'])];
+    // --test-timeout: a hung test fails after 60 s instead of stalling the run (override by passing one).
+    const args = ['--test', '--test-concurrency=1', '--test-timeout=60000', ...opts, ...(files.length ? files : ['__test__/'])];
     testCode = await run(process.execPath, args, env);
     if (tscCode !== 0) log(`type check failed earlier (exit ${tscCode})`);
   } catch (err) {
