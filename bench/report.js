@@ -96,6 +96,20 @@ function problems(summaries) {
   return out;
 }
 
+/** One sentence on how busy the rest of the machine was during timed sections. */
+function loadNote(meta) {
+  const v = [...(meta.otherCores || [])].sort((a, b) => a - b);
+  if (!v.length) return '';
+  const med = v[Math.floor((v.length - 1) / 2)];
+  const max = v[v.length - 1];
+  const busy = v.filter((x) => x > 0.25).length;
+  return (
+    `CPU used by other processes during the timed sections: median ${med.toFixed(2)}, max ${max.toFixed(2)} cores` +
+    (busy ? ` (${busy} of ${v.length} sections above 0.25 cores: those numbers are less reliable)` : '') +
+    '.'
+  );
+}
+
 // ---------------------------------------------------------------- console
 
 function textTable(header, rows) {
@@ -113,6 +127,8 @@ function consoleTables(summaries, meta) {
   ];
   const lat = latencyRows(summaries);
   if (lat.length) parts.push('Latency at a steady 1k jobs/s (Worker in the adding process):', textTable(LAT_HEADER, lat));
+  const note = loadNote(meta);
+  if (note) parts.push(note);
   const p = problems(summaries);
   if (p.length) parts.push(p.join('\n'));
   return `${parts.join('\n\n')}\n`;
@@ -158,6 +174,7 @@ Re-run with \`node bench/run.js\` (or \`npm run bench\`); \`--quick\` runs a 5×
 Medians over ${meta.rounds} rounds per implementation, run alternately (bullmq, bullrush, bullmq, bullrush, …).
 ratio = bullrush ÷ bullmq: for jobs/s higher is better for bullrush, for CPU lower is better.
 Jobs timed per round: ${sizes}.
+${loadNote(meta)} Before each child the bench waits (up to 3 min) until the machine is quiet.
 
 ![jobs/s ratio per scenario](chart.svg)
 
@@ -171,7 +188,9 @@ ${p.length ? `\n### Failures and warnings\n\n${p.map((x) => `- ${x}`).join('\n')
 3. \`queue.addBulk\` in batches of 50 (3a) and of 1000 (3b), batches awaited one after another.
 4. – 6. The queue is pre-filled with \`addBulk\` (not timed); the clock runs from \`worker.run()\` (after
    \`waitUntilReady()\`) until the last job's \`'completed'\` event. 4: no-op async processor, concurrency 1;
-   5: no-op, concurrency 100; 6: \`removeOnComplete: true\`, processor returns \`{ok:true,n:job.data.n}\`, concurrency 10.
+   5: no-op, concurrency 100; 6: jobs added with the job option \`removeOnComplete: true\` (BullMQ's *Worker* option
+   only accepts \`{count, age}\`: \`true\` there makes BullMQ 6.7's moveToFinished script fail and jobs stay active),
+   processor returns \`{ok:true,n:job.data.n}\`, concurrency 10.
    Each run checks that every job completed exactly once (distinct ids in \`'completed'\` events == jobs, no
    \`'failed'\`), that 6's results arrive intact, and that Redis' job counts agree afterwards; otherwise the scenario fails.
 7. One process adds jobs at a steady 1,000 jobs/s for 5 s (after 100 warm-up jobs) while a Worker (concurrency 10)

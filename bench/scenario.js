@@ -149,10 +149,10 @@ function newQueue() {
   return track(new lib.Queue(queueName, { connection }), 'queue');
 }
 
-async function fill(queue, total, makeData) {
+async function fill(queue, total, makeData, opts) {
   for (let i = 0; i < total; i += 1000) {
     const batch = [];
-    for (let n = i; n < Math.min(total, i + 1000); n++) batch.push({ name: 'job', data: makeData(n) });
+    for (let n = i; n < Math.min(total, i + 1000); n++) batch.push({ name: 'job', data: makeData(n), opts });
     await queue.addBulk(batch);
   }
 }
@@ -223,15 +223,19 @@ async function addBulk({ jobs, batch, warmup }) {
 /**
  * 4-6. Pre-fill `jobs` jobs (untimed), then time from worker start to the
  * last 'completed' event. Verifies every job completed exactly once.
+ *
+ * removeOnComplete is set as a *job* option (`{ removeOnComplete: true }` in
+ * addBulk): BullMQ's Worker option only takes KeepJobs ({count, age}); given
+ * `true` there, BullMQ 6.7's moveToFinished script errors ("attempt to index
+ * field 'keepJobs' (a boolean value)") and every job stays active.
  */
 async function workerDrain({ jobs, concurrency, removeOnComplete, returnValue }) {
   const queue = newQueue();
-  await fill(queue, jobs, (n) => ({ n }));
+  await fill(queue, jobs, (n) => ({ n }), removeOnComplete ? { removeOnComplete: true } : undefined);
   await expectCounts(queue, { waiting: jobs }, 'after fill');
 
   const processor = returnValue ? async (job) => ({ ok: true, n: job.data.n }) : async () => {};
   const opts = { connection, concurrency, autorun: false };
-  if (removeOnComplete) opts.removeOnComplete = true;
   const worker = track(new lib.Worker(queueName, processor, opts), 'worker');
 
   const seen = new Set();
