@@ -92,7 +92,7 @@ impl NativeWorker {
     /// "c" completed, "f" failed, "u" failed without retry (UnrecoverableError).
     #[napi]
     pub fn finish(&self, flat: Vec<String>) -> napi::Result<()> {
-        if flat.len() % FINISH_STRIDE != 0 {
+        if !flat.len().is_multiple_of(FINISH_STRIDE) {
             return Err(js_error(EngineError::InvalidInput(
                 "finish: malformed batch".into(),
             )));
