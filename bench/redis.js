@@ -133,8 +133,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts redis-server on a free port in a temp dir, without persistence.
- * Returns { port, client, stop() }; stop() is synchronous and idempotent so
- * it can run from 'exit' and signal handlers.
+ * Returns { port, client, version, shutdown(), stop() }: shutdown() is the
+ * normal async stop; stop() is synchronous and idempotent for 'exit' and
+ * signal handlers.
  */
 async function startRedis() {
   let port;
@@ -152,16 +153,39 @@ async function startRedis() {
   });
   const client = new MiniRedis(port);
   let stopped = false;
+  const removeDir = () => {
+    // redis-server reopens its log file for every line, so a dying server can
+    // recreate it right after we delete it: retry briefly.
+    for (let i = 0; i < 10; i++) {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+        if (!fs.existsSync(dir)) return;
+      } catch {
+        // retry
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  };
+  /** Synchronous, for 'exit' and signal handlers: SIGKILL (no shutdown logging), remove the dir. */
   const stop = () => {
     if (stopped) return;
     stopped = true;
     client.close();
-    if (!exited) proc.kill('SIGTERM');
-    try {
-      fs.rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // best effort
+    if (!exited) proc.kill('SIGKILL');
+    removeDir();
+  };
+  /** The normal way: SIGTERM, wait for the server to exit, then remove the dir. */
+  const shutdown = async () => {
+    if (stopped) return;
+    client.close();
+    if (!exited) {
+      const gone = new Promise((resolve) => proc.once('exit', resolve));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await gone;
+      clearTimeout(timer);
     }
+    stop();
   };
   const deadline = Date.now() + 10000;
   for (;;) {
@@ -188,7 +212,7 @@ async function startRedis() {
     }
   }
   const { redis_version: version } = await client.info('server');
-  return { port, client, version, proc, stop };
+  return { port, client, version, proc, stop, shutdown };
 }
 
 module.exports = { startRedis, MiniRedis };

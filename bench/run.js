@@ -7,6 +7,8 @@
 //                                bench/RESULTS.md, bench/chart.svg, bench/results.json
 //   node bench/run.js --quick    job counts / 5, 1 round, prints the table only
 //   options: --rounds=N  --only=1,3a,5  (scenario ids)
+//   node bench/run.js --render   rewrites RESULTS.md and chart.svg from
+//                                bench/results.json (no benchmark is run)
 //
 // Starts its own redis-server (free port, temp dir, no persistence) and stops
 // it at the end. Every round of every implementation runs in a fresh child
@@ -38,9 +40,9 @@ const argValue = (name) => {
 };
 const rounds = Number(argValue('rounds') || (quick ? 1 : 2));
 const only = argValue('only') ? argValue('only').split(',') : undefined;
-const unknown = argv.filter((a) => !/^--(quick|rounds=\d+|only=.+)$/.test(a));
+const unknown = argv.filter((a) => !/^--(quick|render|rounds=\d+|only=.+)$/.test(a));
 if (unknown.length || !(rounds >= 1)) {
-  console.error(`usage: node bench/run.js [--quick] [--rounds=N] [--only=1,3a,...]  (unknown: ${unknown.join(' ')})`);
+  console.error(`usage: node bench/run.js [--quick] [--rounds=N] [--only=1,3a,...] | --render  (unknown: ${unknown.join(' ')})`);
   process.exit(2);
 }
 // A run with --only or a non-default round count is never written to RESULTS.md.
@@ -76,6 +78,7 @@ const SCENARIOS = [
   },
   {
     id: '6', label: 'Worker, removeOnComplete, returns {ok,n}, concurrency 10', runner: 'worker',
+    short: 'Worker, removeOnComplete, concurrency 10',
     params: { jobs: 20000, concurrency: 10, removeOnComplete: true, returnValue: true },
   },
   {
@@ -123,7 +126,18 @@ const BUSY_RETRIES = 2;
 const QUIET_MAX_WAIT_MS = quick ? 5000 : 180000;
 
 /** Waits until the machine uses less than QUIET_CORES over 500 ms (bounded). */
+let waitedMs = 0; // total time spent waiting for other processes
+
 async function waitForQuiet() {
+  const started = Date.now();
+  try {
+    return await waitForQuietInner();
+  } finally {
+    waitedMs += Date.now() - started;
+  }
+}
+
+async function waitForQuietInner() {
   const deadline = Date.now() + QUIET_MAX_WAIT_MS;
   let told = false;
   for (;;) {
@@ -285,6 +299,7 @@ function summarize(scenario, roundsByImpl) {
       redisUsPerJob: m('redisUsPerJob'),
       peakRssMB: m('peakRssMB'),
       otherCoresMax: ok.length ? Math.max(...ok.map((r) => r.otherCores || 0)) : null,
+      roundJobsPerSec: d.map((x) => x.jobsPerSec),
     };
     if (scenario.runner === 'latency' && ok.length) {
       const lat = (which, key) => median(ok.map((r) => r.latency[which][key]));
@@ -294,7 +309,7 @@ function summarize(scenario, roundsByImpl) {
       }
     }
   }
-  return { id: scenario.id, label: scenario.label, runner: scenario.runner, notYet: scenario.notYet, impls };
+  return { id: scenario.id, label: scenario.label, short: scenario.short, runner: scenario.runner, notYet: scenario.notYet, impls };
 }
 
 // ---------------------------------------------------------------- machine info
@@ -401,7 +416,7 @@ async function main() {
           await redis.client.command('FLUSHALL');
         }
         byImpl[impl].push(result);
-        raw.push({ scenario: scenario.id, round: round + 1, ...result });
+        raw.push({ ...result, scenario: scenario.id, runner: scenario.runner, round: round + 1 });
         console.log(`  [${childNo}/${totalChildren}] ${impl.padEnd(8)} round ${round + 1}: ${fmtRound(result)}`);
       }
     }
@@ -411,13 +426,14 @@ async function main() {
   }
 
   const wallS = (Date.now() - started) / 1000;
-  redis.stop();
+  await redis.shutdown();
   const meta = {
     date: startedAt.toISOString(),
     command: `node bench/run.js${argv.length ? ` ${argv.join(' ')}` : ''}`,
     mode: quick ? 'quick' : 'full',
     rounds,
     wallS,
+    waitedS: waitedMs / 1000,
     idleRedisUsPerSec: idleUsPerMs * 1000,
     otherCores: raw.filter((r) => r.otherCores !== undefined).map((r) => r.otherCores),
     machine: info,
@@ -433,11 +449,32 @@ async function main() {
     fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify({ meta, summaries, raw }, null, 2)}\n`);
     console.log('wrote bench/RESULTS.md, bench/chart.svg, bench/results.json');
   }
-  console.log(`wall time: ${wallS.toFixed(1)} s`);
+  console.log(`wall time: ${wallS.toFixed(1)} s (of which ${(waitedMs / 1000).toFixed(1)} s waiting for the machine to be quiet)`);
   if (failures.length) {
     console.error(`\nFAILED scenarios:\n  ${failures.join('\n  ')}`);
     process.exitCode = 1;
   }
+}
+
+/** Same numbers, current report format: for changes to bench/report.js. */
+function render() {
+  const { meta, summaries, raw } = JSON.parse(fs.readFileSync(path.join(__dirname, 'results.json'), 'utf8'));
+  for (const s of summaries) {
+    s.short = (SCENARIOS.find((x) => x.id === s.id) || {}).short;
+    for (const impl of IMPLS) {
+      const rounds = raw.filter((r) => r.scenario === s.id && r.impl === impl && r.ok);
+      if (s.impls[impl]) s.impls[impl].roundJobsPerSec = rounds.map((r) => derive(r).jobsPerSec);
+    }
+  }
+  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), report.markdown(summaries, meta));
+  fs.writeFileSync(path.join(__dirname, 'chart.svg'), report.svg(summaries, meta));
+  console.log(report.consoleTables(summaries, meta));
+  console.log(`rewrote bench/RESULTS.md and bench/chart.svg from bench/results.json (run of ${meta.date})`);
+}
+
+if (argv.includes('--render')) {
+  render();
+  process.exit(0);
 }
 
 main().catch((err) => {
