@@ -51,6 +51,8 @@ class Worker extends QueueBase {
     this.flushScheduled = false;
     this.engine = undefined;
     this.loop = undefined;
+    this.idle = undefined;
+    this.notifyIdle = () => {};
     if (this.opts.autorun && this.processFn) {
       this.run().catch((err) => this.emit('error', err));
     }
@@ -139,17 +141,17 @@ class Worker extends QueueBase {
     const entry = this.active.get(id);
     if (!entry) return;
     this.active.delete(id);
+    if (this.active.size === 0) this.notifyIdle();
     const { job } = entry;
     if (code !== 0) {
       const reason = { '-1': 'Missing key for job', '-2': 'Missing lock for job', '-3': 'Job is not active:', '-6': 'Lock mismatch for job' }[code];
       this.emit('error', new Error(`${reason || `Unknown code ${code} for job`} ${id}. moveToFinished`));
       return;
     }
+    job.attemptsMade += 1;
     if ('error' in entry) {
-      job.attemptsMade += 1;
       this.emit('failed', job, entry.error, 'active');
     } else {
-      job.attemptsMade += 1;
       job.finishedOn = Date.now();
       this.emit('completed', job, entry.result, 'active');
     }
@@ -239,10 +241,19 @@ class Worker extends QueueBase {
     this.emit('resumed');
   }
 
-  async whenIdle() {
-    while (this.active.size > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+  /** Resolves once no job of this worker is active (results in Redis). */
+  whenIdle() {
+    if (this.active.size === 0) return Promise.resolve();
+    if (!this.idle) {
+      this.idle = new Promise((resolve) => {
+        this.notifyIdle = () => {
+          this.idle = undefined;
+          this.notifyIdle = () => {};
+          resolve();
+        };
+      });
     }
+    return this.idle;
   }
 
   /**

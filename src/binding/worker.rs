@@ -138,11 +138,6 @@ impl NativeWorker {
     }
 
     #[napi]
-    pub fn active_count(&self) -> u32 {
-        self.inner.active_count() as u32
-    }
-
-    #[napi]
     pub async fn close(&self, force: bool) {
         self.inner.close(force).await;
     }

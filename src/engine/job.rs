@@ -41,15 +41,28 @@ pub struct RawJob<'a> {
 }
 
 impl RawJob<'_> {
-    fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
+    /// The job's options, expanded to BullMQ's long names (empty if unreadable).
+    pub fn opts(&self) -> Value {
+        self.get("opts")
+            .and_then(|o| serde_json::from_str::<Value>(o).ok())
+            .map(decode_options)
+            .unwrap_or_else(|| Value::Object(Default::default()))
+    }
+
     /// Writes the job as a JSON object; `token` is set for jobs handed to a Worker.
     pub fn write_json(&self, out: &mut String, token: Option<&str>) {
+        self.write_json_with(out, token, &self.opts());
+    }
+
+    /// As `write_json`, with options already read by the caller.
+    pub fn write_json_with(&self, out: &mut String, token: Option<&str>, opts: &Value) {
         out.push_str("{\"id\":");
         push_str(out, self.id);
         out.push_str(",\"name\":");
@@ -57,11 +70,6 @@ impl RawJob<'_> {
         out.push_str(",\"data\":");
         push_json(out, self.get("data").unwrap_or("{}"));
         out.push_str(",\"opts\":");
-        let opts = self
-            .get("opts")
-            .and_then(|o| serde_json::from_str::<Value>(o).ok())
-            .map(decode_options)
-            .unwrap_or_else(|| Value::Object(Default::default()));
         out.push_str(&opts.to_string());
         out.push_str(",\"progress\":");
         push_json(out, self.get("progress").unwrap_or("0"));

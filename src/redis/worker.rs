@@ -77,24 +77,17 @@ struct ActiveJob {
 }
 
 impl ActiveJob {
-    fn from_started(job: &StartedJob) -> Self {
-        let get = |name: &str| {
-            job.fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let opts: serde_json::Value = get("opts")
-            .and_then(|o| serde_json::from_str(o).ok())
-            .unwrap_or_default();
+    /// `opts` are the job's decoded options; the names read here are the
+    /// same before and after decoding.
+    fn from_started(job: &RawJob, token: &str, opts: &serde_json::Value) -> Self {
         ActiveJob {
-            token: job.token.clone(),
+            token: token.to_string(),
             attempts: opts
                 .get("attempts")
                 .and_then(|a| a.as_i64())
                 .unwrap_or(1)
                 .max(1),
-            attempts_made: get("atm").and_then(|a| a.parse().ok()).unwrap_or(0),
+            attempts_made: job.get("atm").and_then(|a| a.parse().ok()).unwrap_or(0),
             backoff: parse_backoff(opts.get("backoff")).ok().flatten(),
             lifo: opts.get("lifo").and_then(|l| l.as_bool()).unwrap_or(false),
             keep_complete: KeepJobs::parse(opts.get("removeOnComplete"), "removeOnComplete")
@@ -211,10 +204,6 @@ impl RedisWorker {
 
     pub fn is_running(&self) -> bool {
         self.shared.flags.lock().unwrap().running
-    }
-
-    pub fn active_count(&self) -> usize {
-        self.shared.active.lock().unwrap().len()
     }
 
     /// Stops fetching; resolves once every result reached Redis (or at once
@@ -361,13 +350,18 @@ impl Shared {
         let mut out = Vec::with_capacity(jobs.len());
         let mut active = self.active.lock().unwrap();
         for job in &jobs {
-            active.insert(job.id.clone(), ActiveJob::from_started(job));
-            let mut json = String::with_capacity(256);
-            RawJob {
+            let raw = RawJob {
                 id: &job.id,
                 fields: &job.fields,
-            }
-            .write_json(&mut json, Some(&job.token));
+            };
+            // Parsed once: the retry bookkeeping and the record for JS share it.
+            let opts = raw.opts();
+            active.insert(
+                job.id.clone(),
+                ActiveJob::from_started(&raw, &job.token, &opts),
+            );
+            let mut json = String::with_capacity(256);
+            raw.write_json_with(&mut json, Some(&job.token), &opts);
             out.push(json);
         }
         drop(active);
