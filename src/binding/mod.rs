@@ -14,3 +14,23 @@ use crate::engine::error::EngineError;
 pub(crate) fn js_error(err: EngineError) -> napi::Error {
     napi::Error::from_reason(format!("[bullrush:{}] {}", err.kind(), err.message()))
 }
+
+/// The tokio runtime behind every async napi call. One worker thread by
+/// default: the Redis connection's task and the calls waiting on it then
+/// share a thread, which halves the CPU per awaited call compared with
+/// napi's default pool (measured with `npm run bench`), and leaves the other
+/// cores to the JS thread and Redis. `BULLRUSH_THREADS` overrides it.
+#[napi_derive::module_init]
+fn init() {
+    let threads = std::env::var("BULLRUSH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("bullrush")
+        .enable_all()
+        .build()
+        .expect("bullrush: cannot start its tokio runtime");
+    napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+}
