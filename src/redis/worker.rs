@@ -13,6 +13,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinSet;
 
 use super::queue::RedisQueue;
 use super::reply::{self, StartedJob};
@@ -535,6 +536,11 @@ impl Shared {
         };
         let mut blocking: Option<MultiplexedConnection> = None;
         let mut block: Option<BlockFuture> = None;
+        // Finish calls in flight: while Redis runs one, the next batch of
+        // results is already on its way, so client and Redis work in parallel.
+        let mut calls: JoinSet<CallResult> = JoinSet::new();
+        // Jobs the calls in flight are finishing, and slots they may fill.
+        let (mut finishing, mut reserved) = (0usize, 0usize);
         loop {
             let (closing, force, paused) = {
                 let f = self.flags.lock().unwrap();
@@ -543,48 +549,63 @@ impl Shared {
             if force {
                 return;
             }
-            let batch: Vec<Finish> = std::mem::take(&mut *self.pending.lock().unwrap());
-            if !batch.is_empty() {
-                // Slots freed by this batch can be refilled in the same call.
-                let fetch = if closing || paused || (now_ms() as f64) < state.wait_until_ms {
-                    0
-                } else {
-                    let active = self
-                        .active
-                        .lock()
-                        .unwrap()
-                        .len()
-                        .saturating_sub(batch.len());
-                    self.concurrency
-                        .load(Ordering::Relaxed)
-                        .saturating_sub(active)
-                };
-                match self.flush(&batch, fetch).await {
-                    Ok(report) if fetch > 0 => self.after_fetch(report, fetch, &mut state),
-                    Ok(_) => state.failures = 0,
-                    Err(e) => {
-                        self.requeue(batch);
-                        self.back_off(e.to_string(), &mut state).await;
+            if calls.len() < MAX_CALLS_IN_FLIGHT {
+                let batch = {
+                    let mut pending = self.pending.lock().unwrap();
+                    if calls.is_empty() && pending.len() >= 2 {
+                        // Two halves, two calls: their replies come back apart,
+                        // so JS works on one half while Redis runs the other.
+                        let half = pending.len() / 2;
+                        pending.drain(..half).collect::<Vec<Finish>>()
+                    } else {
+                        std::mem::take(&mut *pending)
                     }
+                };
+                if !batch.is_empty() {
+                    // Slots this batch frees can be refilled in the same call.
+                    let fetch = if closing || paused || (now_ms() as f64) < state.wait_until_ms {
+                        0
+                    } else {
+                        let staying = self
+                            .active
+                            .lock()
+                            .unwrap()
+                            .len()
+                            .saturating_sub(finishing + batch.len());
+                        self.concurrency
+                            .load(Ordering::Relaxed)
+                            .saturating_sub(staying + reserved)
+                    };
+                    finishing += batch.len();
+                    reserved += fetch;
+                    let me = self.clone();
+                    calls.spawn(async move {
+                        let result = me.flush(&batch, fetch).await;
+                        (batch, fetch, result)
+                    });
+                    continue;
                 }
-                continue;
             }
-            if closing && self.active.lock().unwrap().is_empty() {
-                return;
+            if calls.is_empty() {
+                if closing && self.active.lock().unwrap().is_empty() {
+                    return;
+                }
+                let free = self.free_slots();
+                if free > 0 && state.need_fetch && now_ms() as f64 >= state.wait_until_ms {
+                    match self.fetch(free).await {
+                        Ok(report) => self.after_fetch(report, free, &mut state),
+                        Err(e) => self.back_off(e.to_string(), &mut state).await,
+                    }
+                    continue;
+                }
             }
-            let free = self.free_slots();
+            // Nothing to do now: sleep until results arrive, a call returns,
+            // the marker says a job is ready, a delayed job falls due, or the
+            // rate limit lifts.
             let now = now_ms() as f64;
-            if free > 0 && state.need_fetch && now >= state.wait_until_ms {
-                match self.fetch(free).await {
-                    Ok(report) => self.after_fetch(report, free, &mut state),
-                    Err(e) => self.back_off(e.to_string(), &mut state).await,
-                }
-                continue;
-            }
-            // Nothing to do now: sleep until results arrive, the marker says
-            // a job is ready, a delayed job falls due, or the rate limit lifts.
             let rate_limited = now < state.wait_until_ms;
-            if free > 0 && !rate_limited && block.is_none() {
+            let idle = calls.is_empty() && self.free_slots() > 0 && !rate_limited;
+            if idle && block.is_none() {
                 if blocking.is_none() {
                     match self.blocking_conn().await {
                         Ok(c) => blocking = Some(c),
@@ -615,6 +636,19 @@ impl Shared {
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(sleep_for) => state.need_fetch = true,
+                Some(joined) = calls.join_next(), if !calls.is_empty() => {
+                    let Ok((batch, fetch, result)) = joined else { continue };
+                    finishing -= batch.len();
+                    reserved -= fetch;
+                    match result {
+                        Ok(report) if fetch > 0 => self.after_fetch(report, fetch, &mut state),
+                        Ok(_) => state.failures = 0,
+                        Err(e) => {
+                            self.requeue(batch);
+                            self.back_off(e.to_string(), &mut state).await;
+                        }
+                    }
+                }
                 result = async { block.as_mut().expect("guarded").await }, if block.is_some() => {
                     block = None;
                     state.need_fetch = true;
@@ -631,6 +665,12 @@ impl Shared {
         }
     }
 }
+
+/// Two finish calls at once let client and Redis overlap; more would only
+/// shrink the batches.
+const MAX_CALLS_IN_FLIGHT: usize = 2;
+
+type CallResult = (Vec<Finish>, usize, EngineResult<FetchReport>);
 
 #[derive(Default)]
 struct LoopState {
