@@ -95,6 +95,23 @@ describe('bad input (bullrush only)', { skip: SKIP }, () => {
     });
   });
 
+  describe('adds made in the same tick', () => {
+    it('a bad job fails alone; the others are added', async (t) => {
+      const { queue } = setup(t);
+      const results = await Promise.allSettled([
+        queue.add('good-1', { n: 1 }),
+        queue.add('bad', {}, { jobId: '42' }),
+        queue.add('good-2', { n: 2 }, { jobId: 'custom-2' }),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.match(results[1].reason.message, /integer/i);
+      assert.equal(results[2].value.id, 'custom-2');
+      const waiting = await queue.getWaiting();
+      assert.deepEqual(waiting.map((j) => j.name).sort(), ['good-1', 'good-2']);
+      assert.equal(await queue.getJob('42'), undefined);
+    });
+  });
+
   describe('custom jobId', () => {
     for (const jobId of ['5', 5, '0', '123456']) {
       it(`rejects integer-like jobId ${JSON.stringify(jobId)}`, async (t) => {

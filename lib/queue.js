@@ -18,6 +18,7 @@ class Queue extends QueueBase {
   constructor(name, opts = {}) {
     super(name, opts);
     this.jobsOpts = { ...(opts.defaultJobOptions || {}) };
+    this.pendingAdds = [];
     // Fail at construction, as BullMQ does, instead of at the first add.
     void this.native;
   }
@@ -52,16 +53,47 @@ class Queue extends QueueBase {
     return job;
   }
 
-  async add(name, data, opts) {
-    const p = this.prepare(name, data, opts);
-    const [id] = await call(this.native.add([String(name)], [p.dataText], [p.optsText], [p.timestamp]));
-    return this.created(p, id);
+  /**
+   * Adds a job. Adds made in the same tick travel together: one native call
+   * and one script call for all of them.
+   */
+  add(name, data, opts) {
+    let prepared;
+    try {
+      prepared = this.prepare(name, data, opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.pendingAdds.push({ prepared, resolve, reject });
+      if (this.pendingAdds.length === 1) queueMicrotask(() => this.flushAdds());
+    });
   }
 
-  async addBulk(jobs) {
-    const prepared = jobs.map((j) => this.prepare(j.name, j.data, j.opts));
-    if (prepared.length === 0) return [];
-    const ids = await call(
+  async flushAdds() {
+    const batch = this.pendingAdds;
+    this.pendingAdds = [];
+    try {
+      const ids = await this.addPrepared(batch.map((entry) => entry.prepared));
+      batch.forEach((entry, i) => entry.resolve(this.created(entry.prepared, ids[i])));
+    } catch (err) {
+      if (batch.length > 1 && err instanceof TypeError) {
+        // The engine refused one job of the batch: add each on its own so
+        // that only the bad one fails.
+        for (const entry of batch) {
+          this.addPrepared([entry.prepared]).then(
+            ([id]) => entry.resolve(this.created(entry.prepared, id)),
+            entry.reject,
+          );
+        }
+        return;
+      }
+      for (const entry of batch) entry.reject(err);
+    }
+  }
+
+  addPrepared(prepared) {
+    return call(
       this.native.add(
         prepared.map((p) => String(p.name)),
         prepared.map((p) => p.dataText),
@@ -69,6 +101,12 @@ class Queue extends QueueBase {
         prepared.map((p) => p.timestamp),
       ),
     );
+  }
+
+  async addBulk(jobs) {
+    const prepared = jobs.map((j) => this.prepare(j.name, j.data, j.opts));
+    if (prepared.length === 0) return [];
+    const ids = await this.addPrepared(prepared);
     return prepared.map((p, i) => this.created(p, ids[i]));
   }
 
