@@ -42,7 +42,7 @@ class Job {
     for (const field of ['processedOn', 'finishedOn']) {
       if (record[field] !== null) job[field] = record[field];
     }
-    for (const field of ['failedReason', 'parentKey', 'parent', 'repeatJobKey', 'deduplicationId', 'processedBy', 'token']) {
+    for (const field of ['failedReason', 'parentKey', 'parent', 'repeatJobKey', 'deduplicationId', 'processedBy', 'deferredFailure', 'token']) {
       if (record[field] !== undefined) job[field] = record[field];
     }
     return job;

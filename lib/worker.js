@@ -15,6 +15,9 @@ function validateWorkerOptions(opts) {
     }
   };
   ['concurrency', 'lockDuration', 'lockRenewTime', 'drainDelay', 'stalledInterval'].forEach(positive);
+  if (opts.maxStalledCount !== undefined && !(Number.isInteger(opts.maxStalledCount) && opts.maxStalledCount >= 0)) {
+    throw new TypeError(`maxStalledCount must be an integer greater or equal than 0, got ${opts.maxStalledCount}`);
+  }
   if (opts.limiter !== undefined) {
     const { max, duration } = opts.limiter || {};
     if (!(Number.isInteger(max) && max > 0 && Number.isFinite(duration) && duration > 0)) {
@@ -83,6 +86,9 @@ class Worker extends QueueBase {
       removeOnComplete: o.removeOnComplete,
       removeOnFail: o.removeOnFail,
       skipLockRenewal: o.skipLockRenewal,
+      stalledInterval: o.stalledInterval,
+      maxStalledCount: o.maxStalledCount,
+      skipStalledCheck: o.skipStalledCheck,
     };
     return sync(() => new binding.NativeWorker(url, this.prefix, this.name, commandTimeout, JSON.stringify(settings)));
   }
@@ -127,6 +133,7 @@ class Worker extends QueueBase {
       this.emit('lockRenewalFailed', batch.lost);
       for (const id of batch.lost) this.emit('error', new Error(`could not renew lock for job ${id}`));
     }
+    for (const id of batch.stalled) this.emit('stalled', id, 'active');
     for (const record of batch.jobs) {
       const job = Job.fromRecord(this, record);
       this.active.set(job.id, { job });
@@ -159,6 +166,13 @@ class Worker extends QueueBase {
 
   async process(job) {
     const entry = this.active.get(job.id);
+    if (job.deferredFailure) {
+      // Marked to fail while it was away (e.g. stalled too often): BullMQ
+      // fails such a job on pickup without running the processor.
+      entry.error = new UnrecoverableError(job.deferredFailure);
+      await this.reportFailure(job, entry.error);
+      return;
+    }
     try {
       const result = await this.processFn(job, job.token);
       const text = toJson(result, `return value of job ${job.id}`);

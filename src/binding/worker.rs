@@ -56,6 +56,12 @@ fn settings_from(json: &str) -> Result<WorkerSettings, EngineError> {
             .get("skipLockRenewal")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        stalled_interval_ms: int("stalledInterval", 30_000).max(1) as u64,
+        max_stalled_count: int("maxStalledCount", 1).max(0),
+        skip_stalled_check: v
+            .get("skipStalledCheck")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 

@@ -104,6 +104,7 @@ impl RawJob<'_> {
             ("repeatJobKey", "rjk"),
             ("deduplicationId", "deid"),
             ("processedBy", "pb"),
+            ("deferredFailure", "defa"),
         ] {
             if let Some(v) = self.get(key) {
                 out.push_str(",\"");

@@ -35,4 +35,5 @@ scripts! {
     state => "state.lua",
     progress => "progress.lua",
     log => "log.lua",
+    stalled => "stalled.lua",
 }

@@ -36,6 +36,9 @@ pub struct WorkerSettings {
     pub remove_on_complete: Option<KeepJobs>,
     pub remove_on_fail: Option<KeepJobs>,
     pub skip_lock_renewal: bool,
+    pub stalled_interval_ms: u64,
+    pub max_stalled_count: i64,
+    pub skip_stalled_check: bool,
 }
 
 /// What a processor did with one job, as JS reports it.
@@ -65,6 +68,8 @@ pub enum Delivery {
     Drained,
     Error(String),
     LocksLost(Vec<String>),
+    /// Jobs the stalled checker moved back to wait.
+    Stalled(Vec<String>),
 }
 
 struct ActiveJob {
@@ -186,6 +191,9 @@ impl RedisWorker {
         if !self.shared.settings.skip_lock_renewal {
             tokio::spawn(renew_locks(Arc::downgrade(&self.shared)));
         }
+        if !self.shared.settings.skip_stalled_check {
+            tokio::spawn(check_stalled(Arc::downgrade(&self.shared)));
+        }
     }
 
     pub fn finish(&self, batch: Vec<Finish>) {
@@ -261,8 +269,8 @@ fn push_json_str(out: &mut String, s: &str) {
 /// `{"jobs":[…],"done":[[id,code]…],"drained":true,"errors":[…],"lost":[…]}`;
 /// `None` when the batch says nothing.
 fn batch_json(batch: Vec<Delivery>) -> Option<String> {
-    let (mut jobs, mut done, mut errors, mut lost) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut jobs, mut done, mut errors, mut lost, mut stalled) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut drained = false;
     for d in batch {
         match d {
@@ -271,9 +279,11 @@ fn batch_json(batch: Vec<Delivery>) -> Option<String> {
             Delivery::Drained => drained = true,
             Delivery::Error(e) => errors.push(e),
             Delivery::LocksLost(l) => lost.extend(l),
+            Delivery::Stalled(ids) => stalled.extend(ids),
         }
     }
-    if jobs.is_empty() && done.is_empty() && errors.is_empty() && lost.is_empty() && !drained {
+    let quiet = jobs.is_empty() && done.is_empty() && errors.is_empty();
+    if quiet && lost.is_empty() && stalled.is_empty() && !drained {
         return None;
     }
     let mut out = String::with_capacity(64 + jobs.iter().map(String::len).sum::<usize>());
@@ -288,22 +298,26 @@ fn batch_json(batch: Vec<Delivery>) -> Option<String> {
         push_json_str(&mut out, id);
         out.push_str(&format!(",{code}]"));
     }
-    out.push_str("],\"errors\":[");
-    for (i, e) in errors.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_json_str(&mut out, e);
-    }
-    out.push_str("],\"lost\":[");
-    for (i, id) in lost.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_json_str(&mut out, id);
-    }
-    out.push_str(&format!("],\"drained\":{drained}}}"));
+    out.push(']');
+    push_str_list(&mut out, "errors", &errors);
+    push_str_list(&mut out, "lost", &lost);
+    push_str_list(&mut out, "stalled", &stalled);
+    out.push_str(&format!(",\"drained\":{drained}}}"));
     Some(out)
+}
+
+/// Appends `,"<key>":["…",…]`.
+fn push_str_list(out: &mut String, key: &str, items: &[String]) {
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(out, item);
+    }
+    out.push(']');
 }
 
 /// What a fetch (alone or after a flush) reported beyond the jobs.
@@ -679,6 +693,39 @@ struct LoopState {
     wait_until_ms: f64,
     next_due: Option<f64>,
     failures: u32,
+}
+
+/// Runs the stalled-job check at start and every `stalled_interval_ms`; the
+/// `stalled-check` key makes one worker per interval do it for the queue.
+async fn check_stalled(shared: std::sync::Weak<Shared>) {
+    loop {
+        let Some(s) = shared.upgrade() else { return };
+        if !s.flags.lock().unwrap().running {
+            return;
+        }
+        let args = vec![
+            s.queue.keys.base.clone(),
+            now_ms().to_string(),
+            s.settings.max_stalled_count.to_string(),
+            s.settings.stalled_interval_ms.to_string(),
+        ];
+        match s.queue.eval::<Vec<String>>(&scripts().stalled, &args).await {
+            Ok(ids) if !ids.is_empty() => {
+                let _ = s.out.send(Delivery::Stalled(ids));
+                // Recovered jobs are waiting: look for them now.
+                s.wake.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = s
+                    .out
+                    .send(Delivery::Error(format!("stalled-job check failed: {e}")));
+            }
+        }
+        let period = Duration::from_millis(s.settings.stalled_interval_ms.max(1));
+        drop(s);
+        tokio::time::sleep(period).await;
+    }
 }
 
 /// Renews the locks of every active job in one call per period.
