@@ -198,6 +198,100 @@ class Queue extends QueueBase {
     return code === 1 ? 1 : 0;
   }
 
+  // Queue-wide limits, kept in the meta hash where every worker
+  // (bullrush's and BullMQ's) reads them.
+
+  async setGlobalConcurrency(concurrency) {
+    if (!(Number.isInteger(concurrency) && concurrency > 0)) {
+      throw new TypeError(`global concurrency must be a positive integer, got ${concurrency}`);
+    }
+    return call(this.native.setMeta(['concurrency'], [String(concurrency)]));
+  }
+
+  async getGlobalConcurrency() {
+    const { concurrency } = await this.getMeta();
+    return concurrency ?? null;
+  }
+
+  async removeGlobalConcurrency() {
+    return call(this.native.setMeta(['concurrency'], [null]));
+  }
+
+  async setGlobalRateLimit(max, duration) {
+    if (!(Number.isInteger(max) && max > 0 && Number.isFinite(duration) && duration > 0)) {
+      throw new TypeError(`global rate limit needs a positive integer max and a duration in ms > 0, got ${max}, ${duration}`);
+    }
+    return call(this.native.setMeta(['max', 'duration'], [String(max), String(Math.ceil(duration))]));
+  }
+
+  async removeGlobalRateLimit() {
+    return call(this.native.setMeta(['max', 'duration'], [null, null]));
+  }
+
+  /** Holds every worker of the queue for `ms` milliseconds. */
+  async rateLimit(ms) {
+    await call(this.native.rateLimit(Math.ceil(ms)));
+  }
+
+  async getRateLimitTtl(maxJobs = 0) {
+    return call(this.native.rateLimitTtl(maxJobs));
+  }
+
+  async removeRateLimitKey() {
+    return call(this.native.removeRateLimitKey());
+  }
+
+  /** True when the global concurrency limit is reached. */
+  async isMaxed() {
+    const concurrency = await this.getGlobalConcurrency();
+    return concurrency !== null && (await this.getActiveCount()) >= concurrency;
+  }
+
+  async getMeta() {
+    const flat = await call(this.native.getMeta());
+    const raw = {};
+    for (let i = 0; i < flat.length; i += 2) raw[flat[i]] = flat[i + 1];
+    const { concurrency, max, duration, paused, 'opts.maxLenEvents': maxLenEvents, ...rest } = raw;
+    const meta = rest;
+    if (concurrency) meta.concurrency = Number(concurrency);
+    if (maxLenEvents) meta.maxLenEvents = Number(maxLenEvents);
+    if (max) meta.max = Number(max);
+    if (duration) meta.duration = Number(duration);
+    meta.paused = paused === '1';
+    return meta;
+  }
+
+  async getVersion() {
+    return (await this.getMeta()).version ?? null;
+  }
+
+  async trimEvents(maxLength) {
+    return call(this.native.trimEvents(maxLength));
+  }
+
+  /** Workers connected to this queue, from CLIENT LIST, as BullMQ reports them. */
+  async getWorkers() {
+    const base = `${this.prefix}:${Buffer.from(this.name).toString('base64')}`;
+    const list = await call(this.native.clientList());
+    const workers = [];
+    for (const line of list.split(/\r?\n/)) {
+      const client = {};
+      for (const pair of line.split(' ')) {
+        const at = pair.indexOf('=');
+        if (at > 0) client[pair.slice(0, at)] = pair.slice(at + 1);
+      }
+      const rawname = client.name;
+      if (rawname && (rawname === base || rawname.startsWith(`${base}:w:`))) {
+        workers.push({ ...client, name: this.name, rawname });
+      }
+    }
+    return workers;
+  }
+
+  async getWorkersCount() {
+    return (await this.getWorkers()).length;
+  }
+
   async close() {
     if (!this.closing) {
       this.closing = Promise.resolve();

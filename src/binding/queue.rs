@@ -189,4 +189,46 @@ impl NativeQueue {
     pub async fn ping(&self) -> napi::Result<()> {
         self.inner.ping().await.map_err(js_error)
     }
+
+    /// `fields` and `values` pair up; a null value removes the field.
+    #[napi]
+    pub async fn set_meta(
+        &self,
+        fields: Vec<String>,
+        values: Vec<Option<String>>,
+    ) -> napi::Result<i64> {
+        let pairs: Vec<_> = fields.into_iter().zip(values).collect();
+        self.inner.set_meta(&pairs).await.map_err(js_error)
+    }
+
+    /// The meta hash as `[field, value, …]`.
+    #[napi]
+    pub async fn get_meta(&self) -> napi::Result<Vec<String>> {
+        self.inner.meta().await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn trim_events(&self, max_len: i64) -> napi::Result<i64> {
+        self.inner.trim_events(max_len).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn rate_limit_ttl(&self, max: i64) -> napi::Result<i64> {
+        self.inner.rate_limit_ttl(max).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn rate_limit(&self, ms: i64) -> napi::Result<()> {
+        self.inner.rate_limit(ms).await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn remove_rate_limit_key(&self) -> napi::Result<i64> {
+        self.inner.remove_rate_limit_key().await.map_err(js_error)
+    }
+
+    #[napi]
+    pub async fn client_list(&self) -> napi::Result<String> {
+        self.inner.client_list().await.map_err(js_error)
+    }
 }

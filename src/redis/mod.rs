@@ -1,5 +1,6 @@
 //! The Redis backend: BullMQ's key layout, our own Lua scripts.
 
+pub mod admin;
 pub mod connection;
 pub mod queue;
 pub mod reply;

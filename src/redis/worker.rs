@@ -501,7 +501,11 @@ impl Shared {
     }
 
     async fn blocking_conn(&self) -> EngineResult<MultiplexedConnection> {
-        let name = format!("{}:w:{}", self.queue.keys.client_name(), self.settings.name);
+        // BullMQ adds the worker's name only when it has one.
+        let mut name = self.queue.keys.client_name();
+        if !self.settings.name.is_empty() {
+            name = format!("{name}:w:{}", self.settings.name);
+        }
         self.queue.endpoint.dedicated(Some(&name)).await
     }
 
