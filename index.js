@@ -5,6 +5,7 @@ const { Queue } = require('./lib/queue');
 const { Worker } = require('./lib/worker');
 const { Job } = require('./lib/job');
 const { QueueBase } = require('./lib/queue-base');
+const { QueueEvents, QueueEventsProducer } = require('./lib/queue-events');
 const errors = require('./lib/errors');
 const notYet = require('./lib/not-yet');
 
@@ -13,6 +14,8 @@ module.exports = {
   Worker,
   Job,
   QueueBase,
+  QueueEvents,
+  QueueEventsProducer,
   ...errors,
   ...notYet,
 };

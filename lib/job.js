@@ -98,6 +98,49 @@ class Job {
     }
   }
 
+  /**
+   * Resolves with the job's return value once it completes, rejects with its
+   * failure reason if it fails (BullMQ's `waitUntilFinished`).
+   */
+  async waitUntilFinished(queueEvents, ttl) {
+    const id = String(this.id);
+    let cleanup = () => {};
+    const finished = new Promise((resolve, reject) => {
+      const onCompleted = ({ returnvalue }) => {
+        cleanup();
+        resolve(returnvalue);
+      };
+      const onFailed = ({ failedReason }) => {
+        cleanup();
+        reject(new Error(failedReason));
+      };
+      queueEvents.on(`completed:${id}`, onCompleted);
+      queueEvents.on(`failed:${id}`, onFailed);
+      const timer = ttl
+        ? setTimeout(() => {
+            cleanup();
+            reject(new Error(`Job wait ${this.name} timed out before finishing, no finish notification arrived after ${ttl}ms (id=${id})`));
+          }, ttl)
+        : undefined;
+      cleanup = () => {
+        clearTimeout(timer);
+        queueEvents.removeListener(`completed:${id}`, onCompleted);
+        queueEvents.removeListener(`failed:${id}`, onFailed);
+      };
+    });
+    // Listening first, then looking: a job that finished before we listened
+    // is seen here, one that finishes after is seen by the listeners.
+    // State first: a finished job is read only once it is finished.
+    const state = await this.getState();
+    if (state === 'completed' || state === 'failed') {
+      cleanup();
+      const current = await Job.fromId(this.queue, id);
+      if (state === 'failed') throw new Error(current.failedReason);
+      return current.returnvalue;
+    }
+    return finished;
+  }
+
   /** Moves a finished job back to wait, as BullMQ's `Job#retry`. */
   async retry(state = 'failed', opts = {}) {
     if (state !== 'failed' && state !== 'completed') {

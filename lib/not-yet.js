@@ -24,8 +24,6 @@ const MetricsTime = Object.freeze({
 });
 
 module.exports = {
-  QueueEvents: notYet('QueueEvents', 'events and SSE streaming are the next milestone'),
-  QueueEventsProducer: notYet('QueueEventsProducer', 'events are the next milestone'),
   FlowProducer: notYet('FlowProducer', 'flows are planned'),
   MetricsTime,
 };

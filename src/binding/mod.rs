@@ -1,9 +1,11 @@
 //! The napi surface. Classes here translate arguments and errors and hold
 //! no queue logic; that lives in `engine` and the backends.
 
+mod events;
 mod queue;
 mod worker;
 
+pub use events::NativeEvents;
 pub use queue::NativeQueue;
 pub use worker::NativeWorker;
 

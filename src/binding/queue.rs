@@ -231,4 +231,17 @@ impl NativeQueue {
     pub async fn client_list(&self) -> napi::Result<String> {
         self.inner.client_list().await.map_err(js_error)
     }
+
+    /// Appends a custom event (QueueEventsProducer); returns its stream id.
+    #[napi]
+    pub async fn publish_event(
+        &self,
+        fields: Vec<String>,
+        max_events: i64,
+    ) -> napi::Result<String> {
+        self.inner
+            .publish_event(&fields, max_events)
+            .await
+            .map_err(js_error)
+    }
 }

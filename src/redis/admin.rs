@@ -84,4 +84,18 @@ return 0"#,
     pub async fn client_list(&self) -> EngineResult<String> {
         self.query(redis::cmd("CLIENT").arg("LIST")).await
     }
+
+    /// XADD of `[event, <name>, field, value, …]`, trimmed to about `max_events`.
+    pub async fn publish_event(&self, fields: &[String], max_events: i64) -> EngineResult<String> {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(self.keys.key("events"))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(max_events.max(1))
+            .arg("*");
+        for field in fields {
+            cmd.arg(field);
+        }
+        self.query(&cmd).await
+    }
 }

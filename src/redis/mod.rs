@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod connection;
+pub mod events;
 pub mod queue;
 pub mod reply;
 pub mod scripts;
