@@ -6,6 +6,8 @@ const { Worker } = require('./lib/worker');
 const { Job } = require('./lib/job');
 const { QueueBase } = require('./lib/queue-base');
 const { QueueEvents, QueueEventsProducer } = require('./lib/queue-events');
+const { sseResponse, streamSse } = require('./lib/sse');
+const { health } = require('./lib/health');
 const errors = require('./lib/errors');
 const notYet = require('./lib/not-yet');
 
@@ -16,6 +18,9 @@ module.exports = {
   QueueBase,
   QueueEvents,
   QueueEventsProducer,
+  sseResponse,
+  streamSse,
+  health,
   ...errors,
   ...notYet,
 };

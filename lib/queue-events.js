@@ -57,16 +57,21 @@ class QueueEvents extends QueueBase {
         for (const message of errors) this.emit('error', new RedisUnavailableError(message));
         for (const [id, fields] of entries) {
           const { event, args } = toArgs(fields);
-          if (event === 'drained') {
-            this.emit('drained', id);
-          } else {
-            this.emit(event, args, id);
-            if (args.jobId !== undefined) this.emit(`${event}:${args.jobId}`, args, id);
-          }
+          this.dispatch(id, event, args);
         }
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  /** Emits one stream entry as BullMQ's QueueEvents does. */
+  dispatch(id, event, args) {
+    if (event === 'drained') {
+      this.emit('drained', id);
+    } else {
+      this.emit(event, args, id);
+      if (args.jobId !== undefined) this.emit(`${event}:${args.jobId}`, args, id);
     }
   }
 

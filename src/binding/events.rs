@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use napi_derive::napi;
@@ -11,6 +12,9 @@ use crate::redis::queue::RedisQueue;
 pub struct NativeEvents {
     queue: Arc<RedisQueue>,
     subscription: OnceLock<Subscription>,
+    /// Closing may come before `start` has run (a client that left at once):
+    /// `start` then closes what it opened.
+    closed: AtomicBool,
 }
 
 #[napi]
@@ -25,20 +29,32 @@ impl NativeEvents {
         Ok(NativeEvents {
             queue: Arc::new(open_queue(&url, &prefix, &name, command_timeout_ms)?),
             subscription: OnceLock::new(),
+            closed: AtomicBool::new(false),
         })
     }
 
-    /// Starts reading from `last_event_id` ("$": new events only).
-    /// Async only so that it runs on the runtime's threads.
+    /// Starts reading from `last_event_id` ("$": new events only); resolves
+    /// once events written from now on will be delivered (or after the
+    /// command timeout, if Redis does not answer: the reader keeps trying).
     #[napi]
     pub async fn start(&self, last_event_id: String, blocking_timeout_ms: u32) {
-        self.subscription.get_or_init(|| {
+        if self.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let subscription = self.subscription.get_or_init(|| {
             Subscription::open(
                 self.queue.clone(),
                 &last_event_id,
                 blocking_timeout_ms as u64,
             )
         });
+        if self.closed.load(Ordering::SeqCst) {
+            subscription.close();
+            return;
+        }
+        subscription
+            .ready(self.queue.endpoint.command_timeout())
+            .await;
     }
 
     /// `{"entries":[[id,[field,value,…]],…],"errors":[…]}`; null once closed.
@@ -49,6 +65,7 @@ impl NativeEvents {
 
     #[napi]
     pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         if let Some(subscription) = self.subscription.get() {
             subscription.close();
         }

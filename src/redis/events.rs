@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::Value;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch};
 
 use super::queue::RedisQueue;
 use super::reply;
@@ -29,7 +29,8 @@ type ReaderKey = (String, String, String);
 struct Reader {
     key: ReaderKey,
     subscribers: Mutex<HashMap<u64, mpsc::UnboundedSender<Message>>>,
-    stop: Notify,
+    /// Set when the last subscriber leaves; a state, so it cannot be missed.
+    stop: watch::Sender<bool>,
     /// Set once the reader knows where it reads from: events written after
     /// that are delivered to every subscriber.
     positioned: watch::Sender<bool>,
@@ -67,7 +68,7 @@ impl Subscription {
                 let reader = Arc::new(Reader {
                     key: key.clone(),
                     subscribers: Mutex::new(HashMap::new()),
-                    stop: Notify::new(),
+                    stop: watch::Sender::new(false),
                     positioned: watch::Sender::new(false),
                 });
                 map.insert(key, Arc::downgrade(&reader));
@@ -87,7 +88,14 @@ impl Subscription {
     /// event written after this returns is delivered.
     pub async fn ready(&self, limit: Duration) {
         let mut positioned = self.reader.positioned.subscribe();
-        let _ = tokio::time::timeout(limit, positioned.wait_for(|p| *p)).await;
+        let mut stopped = self.reader.stop.subscribe();
+        let either = async {
+            tokio::select! {
+                _ = positioned.wait_for(|p| *p) => {}
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+        };
+        let _ = tokio::time::timeout(limit, either).await;
     }
 
     /// `{"entries":[…],"errors":[…]}` with everything that arrived since the
@@ -129,7 +137,7 @@ impl Subscription {
         if ours {
             map.remove(&self.reader.key);
         }
-        self.reader.stop.notify_one();
+        self.reader.stop.send_replace(true);
     }
 }
 
@@ -202,12 +210,26 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
     let mut last = (reader.key.2 != "$").then(|| reader.key.2.clone());
     let mut conn: Option<MultiplexedConnection> = None;
     let mut failures = 0u32;
+    let mut stop = reader.stop.subscribe();
     loop {
+        // Connect first, then look at the stop flag: a reader stopped while
+        // it was connecting drops its new connection here.
+        if conn.is_none() {
+            match connect(&queue).await {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    if back_off(&reader, &stream, e, &mut failures, &mut stop).await {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let c = conn.as_mut().expect("connected above");
         let step = async {
-            let c = match conn.as_mut() {
-                Some(c) => c,
-                None => conn.insert(connect(&queue).await?),
-            };
             if last.is_none() {
                 last = Some(newest_id(c, &stream).await.map_err(|e| e.to_string())?);
             }
@@ -226,7 +248,7 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
         };
         let result = tokio::select! {
             result = step => result,
-            _ = reader.stop.notified() => return,
+            _ = stop.wait_for(|stopped| *stopped) => return,
         };
         match result {
             Ok(reply) => {
@@ -239,17 +261,31 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
             }
             Err(e) => {
                 conn = None;
-                if failures == 0 {
-                    let message = format!("events reader for {stream}: {e}");
-                    reader.broadcast(|| Message::Error(message.clone()));
-                }
-                failures += 1;
-                let pause = Duration::from_millis((50u64 << failures.min(5)).min(2000));
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = reader.stop.notified() => return,
+                if back_off(&reader, &stream, e, &mut failures, &mut stop).await {
+                    return;
                 }
             }
         }
+    }
+}
+
+/// Tells subscribers about an outage (once per outage) and waits before the
+/// next try; true when the reader was stopped meanwhile.
+async fn back_off(
+    reader: &Reader,
+    stream: &str,
+    error: String,
+    failures: &mut u32,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    if *failures == 0 {
+        let message = format!("events reader for {stream}: {error}");
+        reader.broadcast(|| Message::Error(message.clone()));
+    }
+    *failures += 1;
+    let pause = Duration::from_millis((50u64 << (*failures).min(5)).min(2000));
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => false,
+        _ = stop.wait_for(|stopped| *stopped) => true,
     }
 }
