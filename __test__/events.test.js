@@ -135,6 +135,28 @@ describe('QueueEvents in bullrush', { skip: h.isBullrush() ? false : 'bullrush o
     assert.equal(clients.length, 1, `connections named ${qeName}`);
   });
 
+  it('events written while the reader\'s connection was down arrive after it reconnects', async (t) => {
+    const { c, name, queue, events } = setup(t);
+    const redis = c.add(h.rawRedis());
+    const qe = events();
+    await qe.waitUntilReady();
+    const added = [];
+    const errors = [];
+    qe.on('added', ({ name: jobName }) => added.push(jobName));
+    qe.on('error', (err) => errors.push(err));
+    await queue.add('before', {});
+    await h.waitFor(() => added.length === 1, 5000, 'first event');
+    const qeName = `bull:${Buffer.from(name).toString('base64')}:qe`;
+    const line = String(await redis.call('CLIENT', 'LIST')).split('\n').find((l) => l.includes(`name=${qeName} `));
+    const id = /(?:^|\s)id=(\d+)/.exec(line)[1];
+    await redis.call('CLIENT', 'KILL', 'ID', id);
+    await queue.add('while-away-1', {});
+    await queue.add('while-away-2', {});
+    await h.waitFor(() => added.length === 3, 8000, 'missed events delivered');
+    assert.deepEqual(added, ['before', 'while-away-1', 'while-away-2']);
+    assert.ok(errors.length >= 1, 'the outage was reported');
+  });
+
   it('bullmq\'s QueueEvents reads the events bullrush writes', async (t) => {
     const { c, name, queue, worker } = setup(t);
     const bullmq = require('bullmq');
