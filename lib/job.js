@@ -3,6 +3,28 @@
 const { call } = require('./native');
 const { toJson } = require('./json');
 
+/** BullMQ's error for a script's refusal code. */
+function scriptError(code, jobId, command, state) {
+  switch (code) {
+    case -1:
+      return new Error(`Missing key for job ${jobId}. ${command}`);
+    case -2:
+      return new Error(`Missing lock for job ${jobId}. ${command}`);
+    case -3:
+      return new Error(`Job ${jobId} is not in the ${state} state. ${command}`);
+    case -6:
+      return new Error(`Lock mismatch for job ${jobId}. Cmd ${command} from ${state}`);
+    default:
+      return new Error(`Unknown code ${code} error for ${jobId}. ${command}`);
+  }
+}
+
+/** Throws BullMQ's error when a script refused (negative code). */
+function check(code, jobId, command, state) {
+  if (code < 0) throw scriptError(code, jobId, command, state);
+  return code;
+}
+
 const FIELDS_FROM_RECORD = [
   'name', 'data', 'progress', 'delay', 'priority', 'timestamp', 'attemptsMade',
   'attemptsStarted', 'stalledCounter', 'returnvalue', 'stacktrace',
@@ -98,6 +120,47 @@ class Job {
     }
   }
 
+  /** Moves this active job to delayed until `timestamp` (then throw DelayedError). */
+  async moveToDelayed(timestamp, token) {
+    const code = await call(this.native.moveToDelayed(String(this.id), token ?? '0', Number(timestamp)));
+    check(code, this.id, 'moveToDelayed', 'active');
+    this.delay = Math.max(0, timestamp - Date.now());
+  }
+
+  async changeDelay(delay) {
+    if (!(Number.isFinite(delay) && delay >= 0)) throw new TypeError(`delay must be a number >= 0, got ${delay}`);
+    check(await call(this.native.changeDelay(String(this.id), delay)), this.id, 'changeDelay', 'delayed');
+    this.delay = delay;
+  }
+
+  async changePriority({ priority = 0, lifo = false } = {}) {
+    if (!(Number.isInteger(priority) && priority >= 0 && priority <= 2097151)) {
+      throw new TypeError(`Priority should be between 0 and 2097151 (got ${priority})`);
+    }
+    check(await call(this.native.changePriority(String(this.id), priority, !!lifo)), this.id, 'changePriority');
+    this.priority = priority;
+  }
+
+  async promote() {
+    check(await call(this.native.promote(String(this.id))), this.id, 'promote', 'delayed');
+    this.delay = 0;
+  }
+
+  async updateData(data) {
+    const text = toJson(data, `data of job ${this.id}`);
+    check(await call(this.native.updateData(String(this.id), text)), this.id, 'updateData');
+    this.data = data;
+  }
+
+  /** 1 when `token` still holds the lock and it was extended for `duration` ms, else 0. */
+  async extendLock(token, duration) {
+    return call(this.native.extendLock(String(this.id), token, duration));
+  }
+
+  async clearLogs(keepLogs) {
+    await call(this.native.clearLogs(String(this.id), keepLogs ?? null));
+  }
+
   /**
    * Resolves with the job's return value once it completes, rejects with its
    * failure reason if it fails (BullMQ's `waitUntilFinished`).
@@ -151,8 +214,7 @@ class Job {
         String(this.id), state, !!this.opts.lifo, !!opts.resetAttemptsMade, !!opts.resetAttemptsStarted,
       ),
     );
-    if (code === -1) throw new Error(`Missing key for job ${this.id}. reprocessJob`);
-    if (code === -3) throw new Error(`Job ${this.id} is not in the ${state} state. reprocessJob`);
+    check(code, this.id, 'reprocessJob', state);
     this.failedReason = undefined;
     this.finishedOn = undefined;
     this.processedOn = undefined;
@@ -162,4 +224,4 @@ class Job {
   }
 }
 
-module.exports = { Job };
+module.exports = { Job, scriptError };

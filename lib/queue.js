@@ -198,6 +198,38 @@ class Queue extends QueueBase {
     return code === 1 ? 1 : 0;
   }
 
+  /**
+   * Removes up to `limit` jobs (0: all) of one state older than `grace` ms;
+   * resolves with their ids.
+   */
+  async clean(grace, limit = 0, type = 'completed') {
+    const state = { waiting: 'wait', wait: 'wait', paused: 'paused', active: 'active', delayed: 'delayed',
+      prioritized: 'prioritized', completed: 'completed', failed: 'failed' }[type];
+    if (!state) throw new TypeError(`clean: unknown job state '${type}'`);
+    const ids = await call(this.native.clean(state, Date.now() - Math.max(0, grace), limit));
+    this.emit('cleaned', ids, type);
+    return ids;
+  }
+
+  /** Moves failed (or completed) jobs back to wait, `count` per call. */
+  async retryJobs({ count = 1000, state = 'failed', timestamp } = {}) {
+    if (state !== 'failed' && state !== 'completed') {
+      throw new TypeError(`retryJobs state must be 'failed' or 'completed', got '${state}'`);
+    }
+    await call(this.native.moveJobsToWait(state, count, timestamp === undefined ? '+inf' : String(timestamp)));
+  }
+
+  /** Moves every delayed job to wait now. */
+  async promoteJobs({ count = 1000 } = {}) {
+    await call(this.native.moveJobsToWait('delayed', count, '+inf'));
+  }
+
+  async getCountsPerPriority(priorities) {
+    const list = [...new Set(priorities)];
+    const counts = await call(this.native.countsPerPriority(list));
+    return Object.fromEntries(list.map((p, i) => [p, counts[i]]));
+  }
+
   // Queue-wide limits, kept in the meta hash where every worker
   // (bullrush's and BullMQ's) reads them.
 

@@ -4,7 +4,10 @@ const { QueueBase } = require('./queue-base');
 const { Job } = require('./job');
 const { binding, call, sync } = require('./native');
 const { toJson } = require('./json');
-const { UnrecoverableError, RedisUnavailableError } = require('./errors');
+const { UnrecoverableError, RateLimitError, RedisUnavailableError } = require('./errors');
+
+/** Errors by which a processor says it moved its job itself. */
+const MOVED = new Set(['DelayedError', 'WaitingError', 'WaitingChildrenError']);
 
 const BUILT_IN_BACKOFFS = new Set(['fixed', 'exponential']);
 
@@ -150,6 +153,7 @@ class Worker extends QueueBase {
     this.active.delete(id);
     if (this.active.size === 0) this.notifyIdle();
     const { job } = entry;
+    if (entry.moved) return;
     if (code !== 0) {
       const reason = { '-1': 'Missing key for job', '-2': 'Missing lock for job', '-3': 'Job is not active:', '-6': 'Lock mismatch for job' }[code];
       this.emit('error', new Error(`${reason || `Unknown code ${code} for job`} ${id}. moveToFinished`));
@@ -180,9 +184,42 @@ class Worker extends QueueBase {
       entry.result = result;
       this.report([job.id, job.token, 'c', text === undefined ? 'null' : text, '', '']);
     } catch (err) {
-      entry.error = err;
-      await this.reportFailure(job, err);
+      if (err && MOVED.has(err.name)) {
+        entry.moved = true;
+        this.report([job.id, job.token, 'x', '', '', '']);
+      } else if (err && (err.name === 'RateLimitError' || err.message === 'bullmq:rateLimitExceeded')) {
+        entry.moved = true;
+        this.report([job.id, job.token, 'w', '', '', '']);
+        this.holdForRateLimit();
+      } else {
+        entry.error = err;
+        await this.reportFailure(job, err);
+      }
     }
+  }
+
+  /** Waits out the queue's rate limit before taking the next job. */
+  async holdForRateLimit() {
+    try {
+      const ttl = await call(this.native.rateLimitTtl(0));
+      if (ttl > 0 && this.engine) this.engine.hold(ttl);
+    } catch (err) {
+      this.emit('error', err);
+    }
+  }
+
+  /**
+   * Holds every worker of the queue for `ms` (then throw
+   * `Worker.RateLimitError()` to put the current job back).
+   */
+  async rateLimit(ms) {
+    if (!(Number.isFinite(ms) && ms > 0)) throw new TypeError(`rateLimit needs a positive number of ms, got ${ms}`);
+    await call(this.native.rateLimit(Math.ceil(ms)));
+    if (this.engine) this.engine.hold(Math.ceil(ms));
+  }
+
+  static RateLimitError() {
+    return new RateLimitError();
   }
 
   async reportFailure(job, err) {

@@ -2,6 +2,7 @@
 //! no queue logic; that lives in `engine` and the backends.
 
 mod events;
+mod jobs;
 mod queue;
 mod worker;
 

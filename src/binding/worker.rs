@@ -95,7 +95,8 @@ impl NativeWorker {
     }
 
     /// Results of finished jobs, `FINISH_STRIDE` strings each; kind is
-    /// "c" completed, "f" failed, "u" failed without retry (UnrecoverableError).
+    /// "c" completed, "f" failed, "u" failed without retry (UnrecoverableError),
+    /// "w" rate limited (back to wait), "x" moved by the processor itself.
     #[napi]
     pub fn finish(&self, flat: Vec<String>) -> napi::Result<()> {
         if !flat.len().is_multiple_of(FINISH_STRIDE) {
@@ -115,6 +116,8 @@ impl NativeWorker {
         ) {
             let outcome = match kind.as_str() {
                 "c" => Outcome::Completed { returnvalue: value },
+                "w" => Outcome::RateLimited,
+                "x" => Outcome::Moved,
                 _ => Outcome::Failed {
                     reason: value,
                     stacktrace: stack,
@@ -126,6 +129,12 @@ impl NativeWorker {
         }
         self.inner.finish(batch);
         Ok(())
+    }
+
+    /// Takes no job for `ms` milliseconds.
+    #[napi]
+    pub fn hold(&self, ms: f64) {
+        self.inner.hold(ms.max(0.0) as u64);
     }
 
     #[napi]

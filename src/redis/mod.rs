@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod connection;
 pub mod events;
+pub mod jobs;
 pub mod queue;
 pub mod reply;
 pub mod scripts;

@@ -253,7 +253,7 @@ impl RedisQueue {
         ))
     }
 
-    fn base_and(&self, rest: &[&str]) -> Vec<String> {
+    pub(crate) fn base_and(&self, rest: &[&str]) -> Vec<String> {
         std::iter::once(self.keys.base.as_str())
             .chain(rest.iter().copied())
             .map(str::to_string)

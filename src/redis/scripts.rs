@@ -36,4 +36,11 @@ scripts! {
     progress => "progress.lua",
     log => "log.lua",
     stalled => "stalled.lua",
+    move_to_delayed => "move_to_delayed.lua",
+    change_delay => "change_delay.lua",
+    change_priority => "change_priority.lua",
+    promote => "promote.lua",
+    update_data => "update_data.lua",
+    move_jobs_to_wait => "move_jobs_to_wait.lua",
+    clean => "clean.lua",
 }

@@ -52,6 +52,10 @@ pub enum Outcome {
         unrecoverable: bool,
         custom_delay: Option<i64>,
     },
+    /// RateLimitError: back to wait without counting an attempt.
+    RateLimited,
+    /// The processor moved the job itself (DelayedError and friends).
+    Moved,
 }
 
 pub struct Finish {
@@ -120,6 +124,8 @@ pub struct Shared {
     concurrency: AtomicUsize,
     token_base: String,
     token_seq: AtomicU64,
+    /// No job is taken before this time (ms), see `hold`.
+    hold_until_ms: AtomicU64,
     active: Mutex<HashMap<String, ActiveJob>>,
     pending: Mutex<Vec<Finish>>,
     flags: Mutex<Flags>,
@@ -158,6 +164,7 @@ impl RedisWorker {
             settings,
             token_base: unique_token_base(),
             token_seq: AtomicU64::new(0),
+            hold_until_ms: AtomicU64::new(0),
             active: Mutex::new(HashMap::new()),
             pending: Mutex::new(Vec::new()),
             flags: Mutex::new(Flags::default()),
@@ -197,7 +204,31 @@ impl RedisWorker {
     }
 
     pub fn finish(&self, batch: Vec<Finish>) {
-        self.shared.pending.lock().unwrap().extend(batch);
+        let (moved, results): (Vec<Finish>, Vec<Finish>) = batch
+            .into_iter()
+            .partition(|f| matches!(f.outcome, Outcome::Moved));
+        if !moved.is_empty() {
+            // Already out of active in Redis: only our bookkeeping is left.
+            let mut active = self.shared.active.lock().unwrap();
+            let done = moved
+                .into_iter()
+                .map(|f| {
+                    active.remove(&f.id);
+                    (f.id, 0)
+                })
+                .collect();
+            let _ = self.shared.out.send(Delivery::Done(done));
+        }
+        self.shared.pending.lock().unwrap().extend(results);
+        self.shared.wake.notify_one();
+    }
+
+    /// Takes no job for `ms` (after a RateLimitError, or `Worker#rateLimit`).
+    pub fn hold(&self, ms: u64) {
+        let until = now_ms().max(0) as u64 + ms;
+        self.shared
+            .hold_until_ms
+            .fetch_max(until, Ordering::Relaxed);
         self.shared.wake.notify_one();
     }
 
@@ -410,6 +441,9 @@ impl Shared {
         let attempts = job.map(|j| j.attempts).unwrap_or(1);
         let s = &self.settings;
         let (action, value, stack, keep, extra) = match &f.outcome {
+            Outcome::RateLimited | Outcome::Moved => {
+                ("wait", String::new(), String::new(), None, String::new())
+            }
             Outcome::Completed { returnvalue } => {
                 let keep = job.and_then(|j| j.keep_complete).or(s.remove_on_complete);
                 (
@@ -567,6 +601,8 @@ impl Shared {
             if force {
                 return;
             }
+            let held = self.hold_until_ms.load(Ordering::Relaxed) as f64;
+            state.wait_until_ms = state.wait_until_ms.max(held);
             if calls.len() < MAX_CALLS_IN_FLIGHT {
                 let batch = {
                     let mut pending = self.pending.lock().unwrap();

@@ -4,7 +4,8 @@
 --   jobId, token ("0": unlocked, manual processing), action, value,
 --   stacktrace (JSON, failures only), keepCount, keepAge, attempts, extra
 -- action: "completed" (value: returnvalue JSON), "failed" (value: reason),
---   "retry" (back to wait; extra "1" for lifo), "delay" (extra: delay ms).
+--   "retry" (back to wait; extra "1" for lifo), "delay" (extra: delay ms),
+--   "wait" (rate limited: back to wait, no attempt counted).
 -- Returns {codes, jobs, rateLimitWaitMs, nextDelayedDueAt}; a code is 0 or
 -- -1 no such job, -2 lock missing, -3 not active, -4 pending children,
 -- -6 lock held by another worker.
@@ -17,18 +18,6 @@ if w.limitMax == 0 then w.limitMax = nil end
 if w.limitMs == 0 then w.limitMs = nil end
 local cap = eventsCap()
 
-local function releaseLock(jobKey, jobId, token)
-  if token == "0" then return 0 end
-  local held = rcall("GET", jobKey .. ":lock")
-  if held ~= token then
-    if held then return -6 end
-    return -2
-  end
-  rcall("DEL", jobKey .. ":lock")
-  rcall("SREM", K.stalled, jobId)
-  return 0
-end
-
 local function finishOne(a)
   local jobId, token, action, value = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local jobKey = w.base .. jobId
@@ -39,6 +28,18 @@ local function finishOne(a)
   local code = releaseLock(jobKey, jobId, token)
   if code < 0 then return code end
   if rcall("LREM", K.active, -1, jobId) < 1 then return -3 end
+  if action == "wait" then
+    -- RateLimitError: back to the front of its line, no attempt counted.
+    local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
+    if priority > 0 then
+      rcall("ZADD", K.prioritized, priority * 0x100000000, jobId)
+    else
+      rcall("RPUSH", waitList(), jobId)
+      markReady(isBlocked())
+    end
+    emit(cap, "waiting", "jobId", jobId, "prev", "active")
+    return 0
+  end
   if action ~= "completed" then
     rcall("HSET", jobKey, "failedReason", value, "stacktrace", ARGV[a + 4])
   end

@@ -188,6 +188,20 @@ local function fetchJobs(w, count, cap)
   return jobs, 0, nextDueAt() or 0
 end
 
+-- Releases a job's lock if `token` holds it: 0, or -2 no lock, -6 another
+-- worker's lock. Token "0" means an unlocked job (manual processing).
+local function releaseLock(jobKey, jobId, token)
+  if token == "0" then return 0 end
+  local held = rcall("GET", jobKey .. ":lock")
+  if held ~= token then
+    if held then return -6 end
+    return -2
+  end
+  rcall("DEL", jobKey .. ":lock")
+  rcall("SREM", K.stalled, jobId)
+  return 0
+end
+
 local function removeJobKeys(jobKey)
   rcall("DEL", jobKey, jobKey .. ":logs", jobKey .. ":dependencies",
     jobKey .. ":processed", jobKey .. ":failed", jobKey .. ":unsuccessful",
