@@ -127,6 +127,28 @@ class Job {
     this.delay = Math.max(0, timestamp - Date.now());
   }
 
+  /** Manual processing: completes a job taken with Worker#getNextJob. */
+  async moveToCompleted(returnValue, token) {
+    this.requireManualOwner('moveToCompleted');
+    await this.queue.completeManually(this, returnValue, token);
+    this.returnvalue = returnValue;
+    this.finishedOn = Date.now();
+    this.attemptsMade += 1;
+  }
+
+  /** Manual processing: fails (or, with attempts left, retries) a job. */
+  async moveToFailed(err, token) {
+    this.requireManualOwner('moveToFailed');
+    await this.queue.failManually(this, err, token);
+    this.attemptsMade += 1;
+  }
+
+  requireManualOwner(method) {
+    if (!this.queue || typeof this.queue.completeManually !== 'function') {
+      throw new Error(`${method} is for jobs taken with Worker#getNextJob`);
+    }
+  }
+
   async changeDelay(delay) {
     if (!(Number.isFinite(delay) && delay >= 0)) throw new TypeError(`delay must be a number >= 0, got ${delay}`);
     check(await call(this.native.changeDelay(String(this.id), delay)), this.id, 'changeDelay', 'delayed');
@@ -224,4 +246,4 @@ class Job {
   }
 }
 
-module.exports = { Job, scriptError };
+module.exports = { Job, scriptError, check };

@@ -1,7 +1,7 @@
 'use strict';
 
 const { QueueBase } = require('./queue-base');
-const { Job } = require('./job');
+const { Job, check } = require('./job');
 const { binding, call, sync } = require('./native');
 const { toJson } = require('./json');
 const { UnrecoverableError, RateLimitError, RedisUnavailableError } = require('./errors');
@@ -96,6 +96,15 @@ class Worker extends QueueBase {
     return sync(() => new binding.NativeWorker(url, this.prefix, this.name, commandTimeout, JSON.stringify(settings)));
   }
 
+  /** The native worker, created on first use (run or manual processing). */
+  ensureEngine() {
+    if (!this.engine) {
+      this.engine = this.createEngine();
+      this.engine.setPaused(this.paused);
+    }
+    return this.engine;
+  }
+
   isRunning() {
     return this.running;
   }
@@ -109,9 +118,7 @@ class Worker extends QueueBase {
     if (this.running) throw new Error('Worker is already running.');
     if (this.closing) throw new Error('Worker is closing.');
     this.running = true;
-    this.engine = this.createEngine();
-    this.engine.setPaused(this.paused);
-    await this.engine.start();
+    await this.ensureEngine().start();
     this.loop = this.consume();
     this.emit('ready');
     await this.loop;
@@ -139,7 +146,7 @@ class Worker extends QueueBase {
     for (const id of batch.stalled) this.emit('stalled', id, 'active');
     for (const record of batch.jobs) {
       const job = Job.fromRecord(this, record);
-      this.active.set(job.id, { job });
+      this.active.set(job.id, { job, abort: new AbortController() });
       this.emit('active', job, 'waiting');
       this.process(job);
     }
@@ -178,7 +185,7 @@ class Worker extends QueueBase {
       return;
     }
     try {
-      const result = await this.processFn(job, job.token);
+      const result = await this.processFn(job, job.token, entry.abort.signal);
       const text = toJson(result, `return value of job ${job.id}`);
       job.returnvalue = result;
       entry.result = result;
@@ -196,6 +203,21 @@ class Worker extends QueueBase {
         await this.reportFailure(job, err);
       }
     }
+  }
+
+  /**
+   * Signals the processor of an active job to stop (the third processor
+   * argument, an AbortSignal); false when this worker is not running it.
+   */
+  cancelJob(jobId, reason) {
+    const entry = this.active.get(String(jobId));
+    if (!entry || entry.abort.signal.aborted) return false;
+    entry.abort.abort(reason === undefined ? new Error(`job ${jobId} was cancelled`) : reason);
+    return true;
+  }
+
+  cancelAllJobs(reason) {
+    for (const id of this.active.keys()) this.cancelJob(id, reason);
   }
 
   /** Waits out the queue's rate limit before taking the next job. */
@@ -223,6 +245,11 @@ class Worker extends QueueBase {
   }
 
   async reportFailure(job, err) {
+    this.report(await this.failureEntry(job, err));
+  }
+
+  /** The result entry of a failed attempt (retry decided in Rust). */
+  async failureEntry(job, err) {
     const error = err instanceof Error ? err : new Error(String(err));
     const unrecoverable = error instanceof UnrecoverableError || error.name === 'UnrecoverableError';
     job.failedReason = error.message;
@@ -239,9 +266,36 @@ class Worker extends QueueBase {
     } catch (backoffError) {
       this.emit('error', backoffError);
     }
-    this.report([
-      job.id, job.token, unrecoverable ? 'u' : 'f', error.message ?? '', JSON.stringify(job.stacktrace), delay,
-    ]);
+    return [job.id, job.token, unrecoverable ? 'u' : 'f', error.message ?? '', JSON.stringify(job.stacktrace), delay];
+  }
+
+  // Manual processing: a Worker without a processor hands out jobs with
+  // getNextJob; the caller finishes them with job.moveToCompleted/Failed.
+
+  /**
+   * The job started for `token`. As BullMQ, waits (up to drainDelay seconds)
+   * for one unless `{ block: false }`; undefined when none came.
+   */
+  async getNextJob(token, { block = true } = {}) {
+    const giveUpAt = Date.now() + (block ? this.opts.drainDelay * 1000 : 0);
+    for (;;) {
+      const text = await call(this.ensureEngine().fetchOne(String(token)));
+      if (text !== null) return Job.fromRecord(this, JSON.parse(text));
+      if (Date.now() >= giveUpAt || this.closing) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async completeManually(job, returnValue, token) {
+    const text = toJson(returnValue, `return value of job ${job.id}`) ?? 'null';
+    const code = await call(this.ensureEngine().finishOne([job.id, token, 'c', text, '', '']));
+    check(code, job.id, 'moveToFinished', 'active');
+  }
+
+  async failManually(job, err, token) {
+    const entry = await this.failureEntry(job, err);
+    entry[1] = token;
+    check(await call(this.ensureEngine().finishOne(entry)), job.id, 'moveToFinished', 'active');
   }
 
   /** Delay from `settings.backoffStrategy` for custom backoff types, when the job will retry. */

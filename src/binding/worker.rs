@@ -65,6 +65,41 @@ fn settings_from(json: &str) -> Result<WorkerSettings, EngineError> {
     })
 }
 
+/// Results of finished jobs, `FINISH_STRIDE` strings each; kind is
+/// "c" completed, "f" failed, "u" failed without retry (UnrecoverableError),
+/// "w" rate limited (back to wait), "x" moved by the processor itself.
+fn parse_finishes(flat: Vec<String>) -> napi::Result<Vec<Finish>> {
+    if !flat.len().is_multiple_of(FINISH_STRIDE) {
+        return Err(js_error(EngineError::InvalidInput(
+            "finish: malformed batch".into(),
+        )));
+    }
+    let mut batch = Vec::with_capacity(flat.len() / FINISH_STRIDE);
+    let mut it = flat.into_iter();
+    while let (Some(id), Some(token), Some(kind), Some(value), Some(stack), Some(delay)) = (
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+    ) {
+        let outcome = match kind.as_str() {
+            "c" => Outcome::Completed { returnvalue: value },
+            "w" => Outcome::RateLimited,
+            "x" => Outcome::Moved,
+            _ => Outcome::Failed {
+                reason: value,
+                stacktrace: stack,
+                unrecoverable: kind == "u",
+                custom_delay: delay.parse().ok(),
+            },
+        };
+        batch.push(Finish { id, token, outcome });
+    }
+    Ok(batch)
+}
+
 #[napi]
 impl NativeWorker {
     #[napi(constructor)]
@@ -94,41 +129,30 @@ impl NativeWorker {
         self.inner.next().await
     }
 
-    /// Results of finished jobs, `FINISH_STRIDE` strings each; kind is
-    /// "c" completed, "f" failed, "u" failed without retry (UnrecoverableError),
-    /// "w" rate limited (back to wait), "x" moved by the processor itself.
+    /// Results of processed jobs (see `parse_finishes`), flushed in batches.
     #[napi]
     pub fn finish(&self, flat: Vec<String>) -> napi::Result<()> {
-        if !flat.len().is_multiple_of(FINISH_STRIDE) {
-            return Err(js_error(EngineError::InvalidInput(
-                "finish: malformed batch".into(),
-            )));
-        }
-        let mut batch = Vec::with_capacity(flat.len() / FINISH_STRIDE);
-        let mut it = flat.into_iter();
-        while let (Some(id), Some(token), Some(kind), Some(value), Some(stack), Some(delay)) = (
-            it.next(),
-            it.next(),
-            it.next(),
-            it.next(),
-            it.next(),
-            it.next(),
-        ) {
-            let outcome = match kind.as_str() {
-                "c" => Outcome::Completed { returnvalue: value },
-                "w" => Outcome::RateLimited,
-                "x" => Outcome::Moved,
-                _ => Outcome::Failed {
-                    reason: value,
-                    stacktrace: stack,
-                    unrecoverable: kind == "u",
-                    custom_delay: delay.parse().ok(),
-                },
-            };
-            batch.push(Finish { id, token, outcome });
-        }
-        self.inner.finish(batch);
+        self.inner.finish(parse_finishes(flat)?);
         Ok(())
+    }
+
+    /// Manual processing: one job locked with `token`, or null.
+    #[napi]
+    pub async fn fetch_one(&self, token: String) -> napi::Result<Option<String>> {
+        self.inner.fetch_one(&token).await.map_err(js_error)
+    }
+
+    /// Manual processing: finishes one job (`FINISH_STRIDE` strings as in
+    /// `finish`); resolves with the script's code.
+    #[napi]
+    pub async fn finish_one(&self, flat: Vec<String>) -> napi::Result<i64> {
+        let mut batch = parse_finishes(flat)?;
+        let Some(finish) = batch.pop().filter(|_| batch.is_empty()) else {
+            return Err(js_error(EngineError::InvalidInput(
+                "finishOne takes exactly one job".into(),
+            )));
+        };
+        self.inner.finish_one(finish).await.map_err(js_error)
     }
 
     /// Takes no job for `ms` milliseconds.

@@ -223,6 +223,24 @@ impl RedisWorker {
         self.shared.wake.notify_one();
     }
 
+    /// Manual processing (`Worker#getNextJob`): starts one job locked with
+    /// `token`, if one is ready, and returns its record.
+    pub async fn fetch_one(&self, token: &str) -> EngineResult<Option<String>> {
+        let mut args = self.shared.worker_args(1);
+        args[3] = token.to_string();
+        args[4] = "-1".to_string();
+        let reply: Value = self.shared.queue.eval(&scripts().fetch, &args).await?;
+        let jobs = reply::started_jobs(&reply::items(&reply)[0]);
+        Ok(self.shared.record_started(&jobs).pop())
+    }
+
+    /// Manual processing: finishes one job (`moveToCompleted`/`moveToFailed`),
+    /// deciding retries as for processed jobs; returns the script's code.
+    pub async fn finish_one(&self, finish: Finish) -> EngineResult<i64> {
+        let (codes, _) = self.shared.finish_script(&[finish], 0).await?;
+        Ok(codes.first().copied().unwrap_or(-1))
+    }
+
     /// Takes no job for `ms` (after a RateLimitError, or `Worker#rateLimit`).
     pub fn hold(&self, ms: u64) {
         let until = now_ms().max(0) as u64 + ms;
@@ -388,14 +406,11 @@ impl Shared {
         ]
     }
 
-    /// Records started jobs as active and hands them to JS.
-    fn deliver_started(&self, jobs: Vec<StartedJob>) -> usize {
-        if jobs.is_empty() {
-            return 0;
-        }
+    /// Records started jobs as active; returns their JSON records.
+    fn record_started(&self, jobs: &[StartedJob]) -> Vec<String> {
         let mut out = Vec::with_capacity(jobs.len());
         let mut active = self.active.lock().unwrap();
-        for job in &jobs {
+        for job in jobs {
             let raw = RawJob {
                 id: &job.id,
                 fields: &job.fields,
@@ -410,7 +425,15 @@ impl Shared {
             raw.write_json_with(&mut json, Some(&job.token), &opts);
             out.push(json);
         }
-        drop(active);
+        out
+    }
+
+    /// Records started jobs as active and hands them to JS.
+    fn deliver_started(&self, jobs: Vec<StartedJob>) -> usize {
+        if jobs.is_empty() {
+            return 0;
+        }
+        let out = self.record_started(&jobs);
         let n = out.len();
         let _ = self.out.send(Delivery::Jobs(out));
         n
@@ -509,28 +532,50 @@ impl Shared {
         ]);
     }
 
-    /// Sends finished jobs to Redis and starts up to `fetch` new ones.
-    async fn flush(&self, batch: &[Finish], fetch: usize) -> EngineResult<FetchReport> {
+    /// Runs the finish script for `batch` (starting up to `fetch` new jobs);
+    /// returns each job's code and the script's reply.
+    async fn finish_script(
+        &self,
+        batch: &[Finish],
+        fetch: usize,
+    ) -> EngineResult<(Vec<i64>, Value)> {
         let mut args = self.worker_args(fetch);
         args.push(batch.len().to_string());
         for f in batch {
             self.finish_args(f, &mut args);
         }
         let reply: Value = self.queue.eval(&scripts().finish, &args).await?;
-        let parts = reply::items(&reply);
-        let codes: Vec<i64> = reply::items(&parts[0]).iter().map(reply::as_i64).collect();
-        {
-            let mut active = self.active.lock().unwrap();
-            for f in batch {
+        let codes: Vec<i64> = reply::items(&reply::items(&reply)[0])
+            .iter()
+            .map(reply::as_i64)
+            .collect();
+        // A refused result (wrong token, …) leaves the job as it was.
+        let mut active = self.active.lock().unwrap();
+        for (f, code) in batch.iter().zip(&codes) {
+            if *code == 0 {
                 active.remove(&f.id);
             }
         }
+        drop(active);
+        Ok((codes, reply))
+    }
+
+    /// Sends finished jobs to Redis and starts up to `fetch` new ones.
+    async fn flush(&self, batch: &[Finish], fetch: usize) -> EngineResult<FetchReport> {
+        let (codes, reply) = self.finish_script(batch, fetch).await?;
+        // The worker is done with these jobs whatever Redis said.
+        let mut active = self.active.lock().unwrap();
+        for f in batch {
+            active.remove(&f.id);
+        }
+        drop(active);
         let done = batch
             .iter()
             .zip(codes)
             .map(|(f, c)| (f.id.clone(), c))
             .collect();
         let _ = self.out.send(Delivery::Done(done));
+        let parts = reply::items(&reply);
         Ok(self.report(&parts[1], &parts[2], &parts[3]))
     }
 

@@ -146,7 +146,8 @@ local function takeNextId()
 end
 
 -- Starts up to `count` jobs for one worker. `w` holds the worker's settings:
--- base, now, tokenBase, tokenSeq, lockMs, name, limitMax, limitMs.
+-- base, now, tokenBase, tokenSeq (-1: tokenBase is the token), lockMs, name,
+-- limitMax, limitMs.
 -- Returns the started jobs ({id, token, fields…} each), the rate-limit wait
 -- in ms, and when the next delayed job is due (0: none).
 local function fetchJobs(w, count, cap)
@@ -169,7 +170,9 @@ local function fetchJobs(w, count, cap)
         rcall("PEXPIRE", K.limiter, math.floor(math.abs(limitMs)))
       end
     end
-    local token = w.tokenBase .. ":" .. (w.tokenSeq + i)
+    -- A negative sequence means the caller chose the token (getNextJob).
+    local token = w.tokenBase
+    if w.tokenSeq >= 0 then token = w.tokenBase .. ":" .. (w.tokenSeq + i) end
     rcall("SET", jobKey .. ":lock", token, "PX", w.lockMs)
     emit(cap, "active", "jobId", jobId, "prev", "waiting")
     if w.name ~= "" then
