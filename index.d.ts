@@ -891,5 +891,61 @@ export declare class RedisUnavailableError extends Error {
   constructor(message?: string, options?: { cause?: unknown });
 }
 
+// ---------------------------------------------------------------------------
+// bullrush extras: Server-Sent Events and health for web backends.
+
+export interface SseOptions {
+  /** Only this job's events; the stream ends once it completes or fails. */
+  jobId?: string;
+  /** Only these event names (e.g. ['progress', 'completed']). */
+  events?: string[];
+  /** Replay from after this stream id (a reconnecting browser's Last-Event-ID). */
+  lastEventId?: string;
+  /** Comment frames that keep proxies from closing an idle stream (ms, default 15000). */
+  heartbeatMs?: number;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * A `text/event-stream` Response of the queue's events, for Next.js route
+ * handlers and other Fetch-API servers. Pass `request` to honour Last-Event-ID
+ * and to end the stream when the client goes away.
+ */
+export declare function sseResponse(
+  queue: Queue<any, any, any>,
+  opts?: SseOptions & { request?: Request },
+): Response;
+
+/** Streams the queue's events to a Node ServerResponse; returns a function that ends it. */
+export declare function streamSse(
+  req: import('http').IncomingMessage,
+  res: import('http').ServerResponse,
+  queue: Queue<any, any, any>,
+  opts?: SseOptions,
+): () => void;
+
+export interface QueueDepths {
+  waiting: number;
+  active: number;
+  delayed: number;
+  prioritized: number;
+  failed: number;
+  completed: number;
+  paused: boolean;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'unhealthy';
+  redis: { connected: boolean; latencyMs: number | null; error?: string };
+  queues: Record<string, QueueDepths>;
+}
+
+/** Redis reachability and latency and each queue's depths; never hangs past `timeoutMs` (default 2000). */
+export declare function health(
+  queues: Queue<any, any, any> | Queue<any, any, any>[],
+  opts?: { timeoutMs?: number },
+): Promise<HealthReport>;
+
 // Keep the helper aliases above (QL, WL, QEv, KeyOf, Params, JobMethodName) private.
 export {};

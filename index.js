@@ -8,9 +8,18 @@ const { QueueBase } = require('./lib/queue-base');
 const { QueueEvents, QueueEventsProducer } = require('./lib/queue-events');
 const { sseResponse, streamSse } = require('./lib/sse');
 const { health } = require('./lib/health');
-const errors = require('./lib/errors');
-const notYet = require('./lib/not-yet');
+const {
+  UnrecoverableError,
+  DelayedError,
+  RateLimitError,
+  WaitingChildrenError,
+  WaitingError,
+  RedisUnavailableError,
+} = require('./lib/errors');
+const { FlowProducer, MetricsTime } = require('./lib/not-yet');
 
+// Shorthand names only: that is what lets Node's ESM loader see each one as a
+// named export (`import { UnrecoverableError } from 'bullrush'`).
 module.exports = {
   Queue,
   Worker,
@@ -21,6 +30,12 @@ module.exports = {
   sseResponse,
   streamSse,
   health,
-  ...errors,
-  ...notYet,
+  UnrecoverableError,
+  DelayedError,
+  RateLimitError,
+  WaitingChildrenError,
+  WaitingError,
+  RedisUnavailableError,
+  FlowProducer,
+  MetricsTime,
 };

@@ -70,6 +70,24 @@ describe('sseResponse', { skip }, () => {
     assert.deepEqual(frames.map((f) => [f.event, f.data.returnvalue]), [['completed', 'done']]);
   });
 
+  it('a stream opened mid-job starts with the progress so far', async (t) => {
+    const { c, name, queue } = setup(t);
+    let release;
+    const gate = new Promise((resolve) => (release = resolve));
+    const worker = c.add(new Worker(name, async (j) => {
+      await j.updateProgress(40);
+      await gate;
+      return 'ok';
+    }, { connection: h.connection() }));
+    const job = await queue.add('slow', {});
+    await h.once(worker, 'progress', 5000);
+    const response = sseResponse(queue, { jobId: job.id });
+    setTimeout(release, 300);
+    const frames = parseFrames(await readAll(response));
+    assert.deepEqual(frames.map((f) => f.event), ['progress', 'completed']);
+    assert.equal(frames[0].data.data, 40);
+  });
+
   it('filters a queue\'s events by name', async (t) => {
     const { c, name, queue } = setup(t);
     const response = sseResponse(queue, { events: ['completed'] });

@@ -46,8 +46,10 @@ function openFeed(queue, opts, write, end) {
     feed.close();
     end();
   };
+  let sentProgress = false;
   const send = (id, event, args) => {
     if (closed || (jobId !== undefined && args.jobId !== jobId)) return;
+    if (event === 'progress') sentProgress = true;
     if (!wanted || wanted.has(event)) write(frame(id, event, args));
     if (jobId !== undefined && FINAL.has(event)) close();
   };
@@ -55,13 +57,18 @@ function openFeed(queue, opts, write, end) {
   feed.on('error', (err) => write(`: ${String(err.message).replace(/\n/g, ' ')}\n\n`));
   feed.run().catch(() => close());
   if (jobId !== undefined) {
-    // A job that finished before the stream opened gets its outcome at once.
+    // A job that finished before the stream opened gets its outcome at once;
+    // one that is under way, its progress so far (unless a newer one came).
     feed
       .waitUntilReady()
       .then(() => queue.getJobState(jobId))
       .then(async (state) => {
-        if (!FINAL.has(state)) return;
         const job = await queue.getJob(jobId);
+        if (!job) return;
+        if (!FINAL.has(state)) {
+          if (job.progress && !sentProgress) send(undefined, 'progress', { jobId, data: job.progress });
+          return;
+        }
         const args = state === 'completed'
           ? { jobId, returnvalue: job.returnvalue, prev: 'active' }
           : { jobId, failedReason: job.failedReason, prev: 'active' };
