@@ -224,6 +224,19 @@ class Queue extends QueueBase {
     await call(this.native.moveJobsToWait('delayed', count, '+inf'));
   }
 
+  /** Per-minute counts of finished jobs, kept when workers set `metrics`. */
+  async getMetrics(type, start = 0, end = -1) {
+    if (type !== 'completed' && type !== 'failed') {
+      throw new TypeError(`getMetrics type must be 'completed' or 'failed', got '${type}'`);
+    }
+    const [[count, prevTS, prevCount], data, total] = await call(this.native.getMetrics(type, start, end));
+    return {
+      meta: { count: Number(count || 0), prevTS: Number(prevTS || 0), prevCount: Number(prevCount || 0) },
+      data: data.map(Number),
+      count: total,
+    };
+  }
+
   async getCountsPerPriority(priorities) {
     const list = [...new Set(priorities)];
     const counts = await call(this.native.countsPerPriority(list));

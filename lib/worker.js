@@ -92,6 +92,7 @@ class Worker extends QueueBase {
       stalledInterval: o.stalledInterval,
       maxStalledCount: o.maxStalledCount,
       skipStalledCheck: o.skipStalledCheck,
+      metrics: o.metrics,
     };
     return sync(() => new binding.NativeWorker(url, this.prefix, this.name, commandTimeout, JSON.stringify(settings)));
   }

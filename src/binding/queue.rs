@@ -244,4 +244,18 @@ impl NativeQueue {
             .await
             .map_err(js_error)
     }
+
+    /// `[[count, prevTS, prevCount], data points, total points]` of a finished state.
+    #[napi]
+    pub async fn get_metrics(
+        &self,
+        state: String,
+        start: i64,
+        end: i64,
+    ) -> napi::Result<(Vec<String>, Vec<String>, i64)> {
+        self.inner
+            .metrics(&state, start, end)
+            .await
+            .map_err(js_error)
+    }
 }

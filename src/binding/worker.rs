@@ -58,6 +58,11 @@ fn settings_from(json: &str) -> Result<WorkerSettings, EngineError> {
             .unwrap_or(false),
         stalled_interval_ms: int("stalledInterval", 30_000).max(1) as u64,
         max_stalled_count: int("maxStalledCount", 1).max(0),
+        metrics_max_points: v
+            .pointer("/metrics/maxDataPoints")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            .max(0),
         skip_stalled_check: v
             .get("skipStalledCheck")
             .and_then(Value::as_bool)

@@ -98,4 +98,32 @@ return 0"#,
         }
         self.query(&cmd).await
     }
+
+    /// A finished state's metrics: `[count, prevTS, prevCount]` (empty
+    /// strings when absent), the data points in `start..=end`, and how many
+    /// data points there are.
+    pub async fn metrics(
+        &self,
+        state: &str,
+        start: i64,
+        end: i64,
+    ) -> EngineResult<(Vec<String>, Vec<String>, i64)> {
+        let key = self.keys.key(&format!("metrics:{state}"));
+        let data = format!("{key}:data");
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET")
+            .arg(&key)
+            .arg("count")
+            .arg("prevTS")
+            .arg("prevCount");
+        pipe.cmd("LRANGE").arg(&data).arg(start).arg(end);
+        pipe.cmd("LLEN").arg(&data);
+        let (meta, points, len): (Vec<Option<String>>, Vec<String>, i64) =
+            self.pipeline(&pipe).await?;
+        Ok((
+            meta.into_iter().map(Option::unwrap_or_default).collect(),
+            points,
+            len,
+        ))
+    }
 }

@@ -39,6 +39,8 @@ pub struct WorkerSettings {
     pub stalled_interval_ms: u64,
     pub max_stalled_count: i64,
     pub skip_stalled_check: bool,
+    /// Minutes of metrics kept per finished state (0: no metrics).
+    pub metrics_max_points: i64,
 }
 
 /// What a processor did with one job, as JS reports it.
@@ -540,6 +542,7 @@ impl Shared {
         fetch: usize,
     ) -> EngineResult<(Vec<i64>, Value)> {
         let mut args = self.worker_args(fetch);
+        args.push(self.settings.metrics_max_points.to_string());
         args.push(batch.len().to_string());
         for f in batch {
             self.finish_args(f, &mut args);

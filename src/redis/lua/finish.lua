@@ -1,6 +1,7 @@
 -- Finishes a batch of a worker's jobs and starts the next ones, in one call.
 -- ARGV: base, now, fetchCount, tokenBase, tokenSeq, lockMs, workerName,
---       limitMax, limitMs, itemCount, then per job 9 values:
+--       limitMax, limitMs, maxMetricPoints (0: no metrics), itemCount, then
+--       per job 9 values:
 --   jobId, token ("0": unlocked, manual processing), action, value,
 --   stacktrace (JSON, failures only), keepCount, keepAge, attempts, extra
 -- action: "completed" (value: returnvalue JSON), "failed" (value: reason),
@@ -17,6 +18,26 @@ local w = {
 if w.limitMax == 0 then w.limitMax = nil end
 if w.limitMs == 0 then w.limitMs = nil end
 local cap = eventsCap()
+local maxMetricPoints = tonumber(ARGV[10])
+
+-- BullMQ's metrics: a running count per finished state, and one data point
+-- per elapsed minute (the jobs finished in it), newest first.
+local function recordMetric(state)
+  local key = w.base .. "metrics:" .. state
+  local count = rcall("HINCRBY", key, "count", 1) - 1
+  local prevTS = tonumber(rcall("HGET", key, "prevTS"))
+  if not prevTS then
+    rcall("HSET", key, "prevTS", w.now, "prevCount", 0)
+    return
+  end
+  local minutes = math.min(math.floor(w.now / 60000) - math.floor(prevTS / 60000), maxMetricPoints)
+  if minutes <= 0 then return end
+  local dataKey = key .. ":data"
+  rcall("LPUSH", dataKey, count - tonumber(rcall("HGET", key, "prevCount")))
+  for _ = 2, minutes do rcall("LPUSH", dataKey, 0) end
+  rcall("LTRIM", dataKey, 0, maxMetricPoints - 1)
+  rcall("HSET", key, "prevCount", count, "prevTS", w.now)
+end
 
 local function finishOne(a)
   local jobId, token, action, value = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
@@ -82,13 +103,14 @@ local function finishOne(a)
   if action == "failed" and attemptsMade >= tonumber(ARGV[a + 7]) then
     emit(cap, "retries-exhausted", "jobId", jobId, "attemptsMade", attemptsMade)
   end
+  if maxMetricPoints > 0 then recordMetric(action) end
   return 0
 end
 
 local codes = {}
-local itemCount = tonumber(ARGV[10])
+local itemCount = tonumber(ARGV[11])
 for i = 0, itemCount - 1 do
-  codes[#codes + 1] = finishOne(11 + i * 9)
+  codes[#codes + 1] = finishOne(12 + i * 9)
 end
 local fetchCount = tonumber(ARGV[3])
 local jobs, wait, dueAt = {}, 0, 0
