@@ -4,6 +4,7 @@ const { QueueBase } = require('./queue-base');
 const { Job, check } = require('./job');
 const { binding, call, sync } = require('./native');
 const { toJson } = require('./json');
+const { sandboxedProcessor } = require('./sandbox');
 const { UnrecoverableError, RateLimitError, RedisUnavailableError } = require('./errors');
 
 /** Errors by which a processor says it moved its job itself. */
@@ -38,9 +39,11 @@ class Worker extends QueueBase {
     super(name, opts);
     validateWorkerOptions(opts);
     if (typeof processor === 'string' || processor instanceof URL) {
-      throw new TypeError('sandboxed processors (a file path or URL) are not supported yet: pass a function');
+      this.sandbox = sandboxedProcessor(processor, { useWorkerThreads: !!opts.useWorkerThreads });
+      this.processFn = this.sandbox;
+    } else {
+      this.processFn = typeof processor === 'function' ? processor : undefined;
     }
-    this.processFn = typeof processor === 'function' ? processor : undefined;
     this.opts = {
       concurrency: 1,
       lockDuration: 30000,
@@ -376,6 +379,7 @@ class Worker extends QueueBase {
         if (this.loop) await this.loop;
       }
       this.running = false;
+      if (this.sandbox) this.sandbox.close();
       this.emit('closed');
     })();
     return this.closing;
