@@ -81,6 +81,29 @@ describe('stalled jobs', { skip: h.isBullrush() ? false : 'runs bullrush in the 
     assert.equal((await queue.getJob(job.id)).failedReason, 'job stalled more than allowable limit');
   });
 
+  it('renews the locks of running jobs, and bullmq\'s stalled checker leaves them alone', async (t) => {
+    const c = h.scope(t);
+    const bullmq = require('bullmq');
+    const name = h.uniqueQueueName('stalled-renew');
+    const queue = c.add(new Queue(name, { connection: h.connection() }));
+    const holder = c.add(
+      new Worker(name, async () => { await h.delay(2500); return 'bullrush'; }, { connection: h.connection(), lockDuration: 800 }),
+    );
+    const renewals = [];
+    holder.on('locksRenewed', (info) => renewals.push(info));
+    const job = await queue.add('long', {});
+    await h.waitFor(async () => (await queue.getJobState(job.id)) === 'active', 5000, 'active');
+    const stalled = [];
+    const checker = c.add(new bullmq.Worker(name, async () => 'bullmq', { connection: h.connection(), stalledInterval: 200 }));
+    checker.on('stalled', (id) => stalled.push(id));
+    const [done, result] = await h.once(holder, 'completed', 10000);
+    assert.equal(done.id, job.id);
+    assert.equal(result, 'bullrush');
+    assert.deepEqual(stalled, []);
+    assert.ok(renewals.length >= 2, `renewed ${renewals.length} times`);
+    assert.deepEqual(renewals[0], { count: 1, jobIds: [job.id] });
+  });
+
   it('does not take a job that a live bullmq worker holds', async (t) => {
     const c = h.scope(t);
     const bullmq = require('bullmq');

@@ -148,6 +148,7 @@ class Worker extends QueueBase {
       for (const id of batch.lost) this.emit('error', new Error(`could not renew lock for job ${id}`));
     }
     for (const id of batch.stalled) this.emit('stalled', id, 'active');
+    if (batch.renewed.length) this.emit('locksRenewed', { count: batch.renewed.length, jobIds: batch.renewed });
     for (const record of batch.jobs) {
       const job = Job.fromRecord(this, record);
       this.active.set(job.id, { job, abort: new AbortController() });

@@ -76,6 +76,8 @@ pub enum Delivery {
     LocksLost(Vec<String>),
     /// Jobs the stalled checker moved back to wait.
     Stalled(Vec<String>),
+    /// Jobs whose locks were renewed.
+    LocksRenewed(Vec<String>),
 }
 
 struct ActiveJob {
@@ -320,8 +322,8 @@ fn push_json_str(out: &mut String, s: &str) {
 /// `{"jobs":[…],"done":[[id,code]…],"drained":true,"errors":[…],"lost":[…]}`;
 /// `None` when the batch says nothing.
 fn batch_json(batch: Vec<Delivery>) -> Option<String> {
-    let (mut jobs, mut done, mut errors, mut lost, mut stalled) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut jobs, mut done, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut lost, mut stalled, mut renewed) = (Vec::new(), Vec::new(), Vec::new());
     let mut drained = false;
     for d in batch {
         match d {
@@ -331,10 +333,12 @@ fn batch_json(batch: Vec<Delivery>) -> Option<String> {
             Delivery::Error(e) => errors.push(e),
             Delivery::LocksLost(l) => lost.extend(l),
             Delivery::Stalled(ids) => stalled.extend(ids),
+            Delivery::LocksRenewed(ids) => renewed.extend(ids),
         }
     }
     let quiet = jobs.is_empty() && done.is_empty() && errors.is_empty();
-    if quiet && lost.is_empty() && stalled.is_empty() && !drained {
+    let notices = lost.is_empty() && stalled.is_empty() && renewed.is_empty();
+    if quiet && notices && !drained {
         return None;
     }
     let mut out = String::with_capacity(64 + jobs.iter().map(String::len).sum::<usize>());
@@ -353,6 +357,7 @@ fn batch_json(batch: Vec<Delivery>) -> Option<String> {
     push_str_list(&mut out, "errors", &errors);
     push_str_list(&mut out, "lost", &lost);
     push_str_list(&mut out, "stalled", &stalled);
+    push_str_list(&mut out, "renewed", &renewed);
     out.push_str(&format!(",\"drained\":{drained}}}"));
     Some(out)
 }
@@ -847,10 +852,20 @@ async fn renew_locks(shared: std::sync::Weak<Shared>) {
             .eval::<Vec<String>>(&scripts().extend_locks, &args)
             .await
         {
-            Ok(lost) if !lost.is_empty() => {
-                let _ = s.out.send(Delivery::LocksLost(lost));
+            Ok(lost) => {
+                let renewed: Vec<String> = args[2..]
+                    .iter()
+                    .step_by(2)
+                    .filter(|id| !lost.contains(id))
+                    .cloned()
+                    .collect();
+                if !renewed.is_empty() {
+                    let _ = s.out.send(Delivery::LocksRenewed(renewed));
+                }
+                if !lost.is_empty() {
+                    let _ = s.out.send(Delivery::LocksLost(lost));
+                }
             }
-            Ok(_) => {}
             Err(e) => {
                 let _ = s
                     .out
