@@ -31,8 +31,11 @@ describe('Queue limits and meta', () => {
     c.add(new Worker(name, processor, { connection: h.connection(), concurrency: 5 }));
     c.add(new Worker(name, processor, { connection: h.connection(), concurrency: 5 }));
     await queue.addBulk(Array.from({ length: 12 }, (_, i) => ({ name: 'j', data: { i } })));
+    await h.waitFor(async () => (await queue.getActiveCount()) === 2, 5000, 'two active');
+    assert.equal(await queue.isMaxed(), true, 'maxed while 2 of 2 are active');
     await h.waitFor(async () => (await queue.getCompletedCount()) === 12, 10000, 'all completed');
     assert.equal(peak, 2, `at most 2 at once, saw ${peak}`);
+    assert.equal(await queue.isMaxed(), false);
     await queue.removeGlobalConcurrency();
     assert.equal(await queue.getGlobalConcurrency(), null);
   });
@@ -52,6 +55,21 @@ describe('Queue limits and meta', () => {
     await queue.removeGlobalRateLimit();
     const after = await queue.getMeta();
     assert.equal(after.max, undefined);
+  });
+
+  it('a worker limiter of 2 per 500 ms holds across two workers', async (t) => {
+    const { c, name, queue } = setup(t);
+    const starts = [];
+    const opts = { connection: h.connection(), concurrency: 4, limiter: { max: 2, duration: 500 } };
+    c.add(new Worker(name, async () => starts.push(Date.now()), opts));
+    c.add(new Worker(name, async () => starts.push(Date.now()), opts));
+    await queue.addBulk(Array.from({ length: 6 }, (_, i) => ({ name: 'j', data: { i } })));
+    await h.waitFor(() => starts.length === 6, 10000, 'all started');
+    starts.sort((a, b) => a - b);
+    // Any three consecutive starts span at least one window.
+    for (let i = 2; i < starts.length; i++) {
+      assert.ok(starts[i] - starts[i - 2] >= 450, `starts ${i - 2}..${i} within ${starts[i] - starts[i - 2]} ms`);
+    }
   });
 
   it('rateLimit(ms) sets a ttl that getRateLimitTtl reports and removeRateLimitKey clears', async (t) => {
