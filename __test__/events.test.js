@@ -157,6 +157,25 @@ describe('QueueEvents in bullrush', { skip: h.isBullrush() ? false : 'bullrush o
     assert.ok(errors.length >= 1, 'the outage was reported');
   });
 
+  it('reads the events bullmq writes', async (t) => {
+    const { c, name, events } = setup(t);
+    const bullmq = require('bullmq');
+    const qe = events();
+    await qe.waitUntilReady();
+    const done = h.once(qe, 'completed', 10000);
+    const progress = h.once(qe, 'progress', 10000);
+    const bq = c.add(new bullmq.Queue(name, { connection: h.connection() }));
+    c.add(new bullmq.Worker(name, async (job) => {
+      await job.updateProgress({ step: 1 });
+      return { from: 'bullmq' };
+    }, { connection: h.connection() }));
+    const job = await bq.add('x', {});
+    const [p] = await progress;
+    assert.deepEqual(p, { jobId: job.id, data: { step: 1 } });
+    const [args] = await done;
+    assert.deepEqual(args, { jobId: job.id, returnvalue: { from: 'bullmq' }, prev: 'active' });
+  });
+
   it('bullmq\'s QueueEvents reads the events bullrush writes', async (t) => {
     const { c, name, queue, worker } = setup(t);
     const bullmq = require('bullmq');

@@ -88,6 +88,28 @@ describe('sseResponse', { skip }, () => {
     assert.equal(frames[0].data.data, 40);
   });
 
+  it('1000 SSE clients on one queue add at most two Redis connections', async (t) => {
+    const { c, queue } = setup(t);
+    const redis = c.add(h.rawRedis());
+    await queue.waitUntilReady();
+    const clients = async () => String(await redis.call('CLIENT', 'LIST')).trim().split('\n').length;
+    const before = await clients();
+    const decoder = new TextDecoder();
+    const readers = Array.from({ length: 1000 }, () => sseResponse(queue, { events: ['added'] }).body.getReader());
+    const firstFrame = async (reader) => {
+      let text = '';
+      while (!text.includes('event: added')) text += decoder.decode((await reader.read()).value);
+      return text;
+    };
+    await h.delay(500);
+    await queue.add('for-everyone', {});
+    const frames = await Promise.all(readers.map(firstFrame));
+    assert.ok(frames.every((f) => f.includes('"name":"for-everyone"')));
+    const added = (await clients()) - before;
+    assert.ok(added <= 2, `${added} connections for 1000 streams`);
+    await Promise.all(readers.map((r) => r.cancel()));
+  });
+
   it('filters a queue\'s events by name', async (t) => {
     const { c, name, queue } = setup(t);
     const response = sseResponse(queue, { events: ['completed'] });
