@@ -18,27 +18,88 @@ function toArgs(fields) {
 }
 
 /**
- * BullMQ's QueueEvents. Every instance on the same queue in this process
- * shares one Redis reader (one connection), fanned out in Rust.
+ * One native subscription, parsed once and dispatched to every QueueEvents
+ * that shares it. Instances reading live ('$') from the same queue share a
+ * feed, so a thousand listeners cost one parse per batch, not a thousand.
+ */
+class Feed {
+  constructor(key, { url, commandTimeout }, prefix, name, lastEventId, blockingTimeout) {
+    this.key = key;
+    this.members = new Set();
+    this.events = sync(() => new binding.NativeEvents(url, prefix, name, commandTimeout));
+    this.started = this.events.start(lastEventId, blockingTimeout);
+    this.started.then(() => this.consume()).catch((err) => this.broadcastError(err));
+  }
+
+  async consume() {
+    for (;;) {
+      const text = await this.events.next();
+      if (text === null) return;
+      const { entries, errors } = JSON.parse(text);
+      for (const message of errors) this.broadcastError(new RedisUnavailableError(message));
+      for (const [id, fields] of entries) {
+        const { event, args } = toArgs(fields);
+        for (const member of this.members) member.dispatch(id, event, args);
+      }
+    }
+  }
+
+  broadcastError(err) {
+    for (const member of this.members) member.emit('error', err);
+  }
+
+  leave(member) {
+    this.members.delete(member);
+    if (this.members.size === 0) {
+      if (this.key !== undefined) liveFeeds.delete(this.key);
+      this.events.close();
+    }
+  }
+}
+
+const liveFeeds = new Map();
+
+function joinFeed(qe) {
+  const { opts } = qe;
+  const lastEventId = String(opts.lastEventId);
+  const blockingTimeout = Math.ceil(opts.blockingTimeout);
+  const { url, commandTimeout } = qe.connection;
+  const key = lastEventId === '$' ? [url, commandTimeout, qe.prefix, qe.name, blockingTimeout].join('|') : undefined;
+  let feed = key === undefined ? undefined : liveFeeds.get(key);
+  if (!feed) {
+    feed = new Feed(key, qe.connection, qe.prefix, qe.name, lastEventId, blockingTimeout);
+    if (key !== undefined) liveFeeds.set(key, feed);
+  }
+  feed.members.add(qe);
+  return feed;
+}
+
+/**
+ * BullMQ's QueueEvents. Instances on the same queue in this process share
+ * one Redis reader (one connection, fanned out in Rust) and, when reading
+ * live, one parsed feed.
  */
 class QueueEvents extends QueueBase {
   constructor(name, opts = {}) {
     super(name, opts);
     this.opts = { autorun: true, blockingTimeout: 10000, lastEventId: '$', ...this.opts };
-    const { url, commandTimeout } = this.connection;
-    this.events = sync(() => new binding.NativeEvents(url, this.prefix, name, commandTimeout));
     this.running = false;
+    this.feed = undefined;
     this.loop = undefined;
     if (this.opts.autorun) this.run().catch((err) => this.emit('error', err));
   }
 
+  /** Starts delivering events; the promise settles when the instance closes. */
   async run() {
     if (this.running) throw new Error('Queue Events is already running.');
     if (this.closing) throw new Error('Queue Events is closing.');
     this.running = true;
-    this.started = this.events.start(String(this.opts.lastEventId), Math.ceil(this.opts.blockingTimeout));
+    this.feed = joinFeed(this);
+    this.started = this.feed.started;
+    this.loop = new Promise((resolve) => {
+      this.stopped = resolve;
+    });
     await this.started;
-    this.loop = this.consume();
     return this.loop;
   }
 
@@ -46,23 +107,6 @@ class QueueEvents extends QueueBase {
   async waitUntilReady() {
     if (this.started) await this.started;
     else await super.waitUntilReady();
-  }
-
-  async consume() {
-    try {
-      for (;;) {
-        const text = await this.events.next();
-        if (text === null) break;
-        const { entries, errors } = JSON.parse(text);
-        for (const message of errors) this.emit('error', new RedisUnavailableError(message));
-        for (const [id, fields] of entries) {
-          const { event, args } = toArgs(fields);
-          this.dispatch(id, event, args);
-        }
-      }
-    } finally {
-      this.running = false;
-    }
   }
 
   /** Emits one stream entry as BullMQ's QueueEvents does. */
@@ -78,11 +122,10 @@ class QueueEvents extends QueueBase {
   close() {
     if (!this.closing) {
       this.emit('closing');
-      this.events.close();
-      this.closing = (async () => {
-        if (this.loop) await this.loop;
-        this.emit('closed');
-      })();
+      if (this.feed) this.feed.leave(this);
+      this.running = false;
+      if (this.stopped) this.stopped();
+      this.closing = Promise.resolve().then(() => this.emit('closed'));
     }
     return this.closing;
   }
