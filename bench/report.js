@@ -49,7 +49,7 @@ const HEADER = [
 
 /** One array of cells per scenario (failed or missing cells say so). */
 function mainRows(summaries) {
-  return summaries.map((s) => {
+  const rows = summaries.filter((s) => s.runner !== 'queue-events').map((s) => {
     const name = `${s.id}. ${s.label}`;
     if (s.notYet) return [name, s.notYet, ...Array(HEADER.length - 2).fill('')];
     const [m, r] = IMPLS.map((impl) => s.impls[impl]);
@@ -64,6 +64,16 @@ function mainRows(summaries) {
       cell(m, fmtMB, 'peakRssMB'), cell(r, fmtMB, 'peakRssMB'),
     ];
   });
+  const qe = summaries.filter((s) => s.runner === 'queue-events');
+  if (qe.length) {
+    const failed = qe.filter((s) => !ok(s)).map((s) => s.id);
+    rows.push([
+      `8. QueueEvents fan-out (${qe.map((s) => s.impls.bullmq.qe?.listeners ?? s.impls.bullrush.qe?.listeners ?? s.id).join(', ')} listeners)`,
+      failed.length ? `FAIL (${failed.join(', ')}): see below` : 'see the QueueEvents table',
+      ...Array(HEADER.length - 2).fill(''),
+    ]);
+  }
+  return rows;
 }
 
 const UTIL_HEADER = [
@@ -79,7 +89,7 @@ const UTIL_HEADER = [
  */
 function utilRows(summaries) {
   return summaries
-    .filter((s) => ok(s) && s.runner !== 'latency')
+    .filter((s) => ok(s) && s.runner !== 'latency' && s.runner !== 'queue-events')
     .map((s) => {
       const cells = IMPLS.flatMap((impl) => {
         const i = s.impls[impl];
@@ -94,7 +104,7 @@ function utilRows(summaries) {
 
 function roundRows(summaries) {
   return summaries
-    .filter((s) => !s.notYet && s.runner !== 'latency')
+    .filter((s) => !s.notYet && s.runner !== 'latency' && s.runner !== 'queue-events')
     .map((s) => [
       `${s.id}. ${s.label}`,
       ...IMPLS.map((impl) => (s.impls[impl].roundJobsPerSec || []).map(fmtRate).join(' / ') || 'n/a'),
@@ -116,6 +126,38 @@ function latencyRows(summaries) {
     const { toStart: a, toCompleted: c } = i.latency;
     return [impl, fmtMs(a.p50), fmtMs(a.p99), fmtMs(a.max), fmtMs(c.p50), fmtMs(c.p99), fmtMs(c.max)];
   });
+}
+
+const QE_HEADER = [
+  'listeners', 'implementation',
+  'QueueEvents connections', 'all connections of the process', 'ready in ms',
+  'add→\'added\' event p50 ms', 'p99', 'max', 'last event after s',
+  'CPU µs per delivered event', 'every round', 'listeners\' process cores',
+  'Redis µs/job', 'peak RSS MB',
+];
+
+/** 8: one row per listener count and implementation. */
+function qeRows(summaries) {
+  return summaries
+    .filter((s) => s.runner === 'queue-events')
+    .flatMap((s) =>
+      IMPLS.map((impl) => {
+        const i = s.impls[impl];
+        const q = i.qe;
+        const n = q ? q.listeners : (s.impls.bullmq.qe || s.impls.bullrush.qe || {}).listeners || s.id;
+        if (!i.ok || !q) return [n, impl, 'FAIL', ...Array(QE_HEADER.length - 3).fill('')];
+        const other = s.impls[impl === 'bullmq' ? 'bullrush' : 'bullmq'];
+        const cpuRatio = impl === 'bullrush' && other.ok && other.qe ? ` (${fmtRatio(ratio(q.cpuUsPerEvent, other.qe.cpuUsPerEvent))})` : '';
+        const f2 = (x) => (x === null || x === undefined ? 'n/a' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+        return [
+          n, impl,
+          nf0.format(q.connections.qe), q.connections.process === null ? 'n/a' : nf0.format(q.connections.process), fmtMs(q.readyMs),
+          fmtMs(q.latency.added.p50), fmtMs(q.latency.added.p99), fmtMs(q.latency.added.max), q.windowS.toFixed(1),
+          f2(q.cpuUsPerEvent) + cpuRatio, q.roundCpuUsPerEvent.map(f2).join(' / '), q.listenerCores.toFixed(2),
+          fmtUs(i.redisUsPerJob), fmtMB(i.peakRssMB),
+        ];
+      }),
+    );
 }
 
 function problems(summaries) {
@@ -163,11 +205,21 @@ function consoleTables(summaries, meta) {
           'it flatters bullrush. Use the full run for real numbers.'
         : ''),
     textTable(HEADER, mainRows(summaries)),
-    'Cores kept busy (CPU/job × jobs/s; the machine has ' + meta.machine.cores + '):',
-    textTable(UTIL_HEADER, utilRows(summaries)),
   ];
+  const util = utilRows(summaries);
+  if (util.length) {
+    parts.push('Cores kept busy (CPU/job × jobs/s; the machine has ' + meta.machine.cores + '):', textTable(UTIL_HEADER, util));
+  }
   const lat = latencyRows(summaries);
   if (lat.length) parts.push('Latency at a steady 1k jobs/s (Worker in the adding process):', textTable(LAT_HEADER, lat));
+  const qe = qeRows(summaries);
+  if (qe.length) {
+    parts.push(
+      '8. QueueEvents fan-out: N listeners in one process, 500 jobs/s added and processed by a second process; ' +
+        "CPU per event = listeners' process CPU ÷ (4 events per job × jobs × listeners):",
+      textTable(QE_HEADER, qe),
+    );
+  }
   const note = loadNote(meta);
   if (note) parts.push(note);
   const p = problems(summaries);
@@ -190,6 +242,37 @@ function markdown(summaries, meta) {
   const m = meta.machine;
   const p = problems(summaries);
   const lat = latencyRows(summaries);
+  const qe = qeRows(summaries);
+  const qeSummaries = summaries.filter((s) => s.runner === 'queue-events');
+  const qeEntries = qeSummaries
+    .flatMap((s) => IMPLS.map((impl) => s.impls[impl].qe && s.impls[impl].qe.streamEntriesPerJob))
+    .filter((x) => typeof x === 'number');
+  const qeEntriesNote = qeEntries.length
+    ? `\nEach job wrote ${Math.min(...qeEntries).toFixed(1)}–${Math.max(...qeEntries).toFixed(1)} stream entries (the four above plus ` +
+      "'drained' whenever the Worker emptied the queue), all read by every listener."
+    : '';
+  const qeSeconds = qe.length ? (qeSummaries[0].impls.bullmq.jobs || qeSummaries[0].impls.bullrush.jobs || 0) / 500 : 0;
+  const qeSection = qe.length
+    ? `
+### 8. QueueEvents fan-out
+
+N \`QueueEvents\` on one queue in one process; a second process adds jobs at a steady 500 jobs/s for ${qeSeconds} s and
+processes them with a Worker (concurrency 10). Every listener subscribes to \`added\`, \`waiting\`, \`active\` and
+\`completed\` and must receive each of them for every job exactly once, or the scenario fails.${qeEntriesNote}
+The listeners' process holds nothing but the listeners (and the bench's \`CLIENT LIST\` connection), so its CPU is theirs.
+
+- **CPU µs per delivered event**: the listeners' process CPU (user + sys, all threads) over the timed section ÷
+  (4 × jobs × listeners); bullrush's ratio to bullmq (bullrush ÷ bullmq, lower is better) is in brackets.
+- **listeners' process cores**: the same CPU ÷ the section's wall time. Near 1.0 (or above, with GC or Rust threads)
+  the process was busy all the time: events queue up, and the latency shows that backlog, not the delivery path.
+- **add → 'added' event**: from just before \`queue.add()\` in the producer to the \`'added'\` listener call, for every
+  listener and every job (jobs × listeners samples).
+- **last event after**: the timed section, from the first add until the last listener has the last event
+  (the adds take ${qeSeconds} s).
+
+${mdTable(QE_HEADER, qe)}
+`
+    : '';
   const sizes = summaries
     .filter((s) => !s.notYet)
     .map((s) => {
@@ -230,7 +313,7 @@ means the client and Redis take turns (one request in flight at a time, each wai
 near ${m.cores}.0 means they work in parallel.
 
 ${mdTable(UTIL_HEADER, utilRows(summaries))}
-${lat.length ? `\n### 7. Latency at a steady 1k jobs/s\n\n${mdTable(LAT_HEADER, lat)}\n` : ''}
+${lat.length ? `\n### 7. Latency at a steady 1k jobs/s\n\n${mdTable(LAT_HEADER, lat)}\n` : ''}${qeSection}
 ### jobs/s of every round
 
 Rounds ran in this order: bullmq 1, bullrush 1, bullmq 2, bullrush 2. The spread between rounds of the same
@@ -254,8 +337,27 @@ ${p.length ? `\n### Failures and warnings\n\n${p.map((x) => `- ${x}`).join('\n')
    in the same process consumes them. Latency is measured from an \`hrtime\` map keyed by \`job.data.n\`, set just
    before \`queue.add()\` is called: add → processor start, and add → the Worker's \`'completed'\` event.
    jobs/s for this row is the pacing rate, not a throughput.
-8. QueueEvents fan-out: not yet run, bullrush has no QueueEvents yet. Latency in 7 is therefore measured through the
-   Worker in the adding process, not through QueueEvents.
+8. QueueEvents fan-out (8a: 1 listener, 8b: 100, 8c: 1000). The measured process creates N \`QueueEvents\` on one
+   queue, in batches of 50, each batch awaited with \`waitUntilReady()\` (BullMQ opens one Redis connection per
+   QueueEvents; the bench checks Redis' \`maxclients\` first). BullMQ's \`waitUntilReady()\` resolves before its first
+   \`XREAD\`, so for bullmq the bench also waits until \`CLIENT LIST\` shows every QueueEvents connection blocked in
+   \`XREAD\`; for bullrush it relies on \`waitUntilReady()\` ("no later event can be missed"), which the warm-up checks.
+   A forked producer process (\`bench/scenario.js <impl> qe-producer\`) runs the same implementation's Queue and Worker
+   (concurrency 10, processor returns the job's name as a number). After 20 warm-up jobs that every listener must
+   receive in full (untimed), the producer adds jobs at a steady 500 jobs/s for 5 s (\`queue.add\` not awaited, paced
+   like 7); the timed section ends when every listener has every event. The events stream's cap is raised from
+   BullMQ's default 10,000 entries to 100,000 (BullMQ's Queue option \`streams.events.maxLen\`, and meta's
+   \`opts.maxLenEvents\`, which bullrush reads): a run writes about 10,000 entries, and a listener that falls behind
+   by more than the cap loses the trimmed entries, which would measure retention rather than delivery. Each job's
+   name is its add time on \`CLOCK_MONOTONIC\` (\`process.hrtime\`, shared by all processes on the machine), taken
+   just before \`queue.add()\`, so a listener computes add → \`'added'\` latency from the event alone.
+   **Connections** come from \`CLIENT LIST\` after the warm-up and after the timed section (the larger count): "QueueEvents connections" are those named
+   \`bull:<base64(queue)>:qe\` (both implementations name them so); "all connections of the process" are the clients
+   whose port belongs to a socket of the listeners' process (\`/proc/self/fd\` matched with \`/proc/net/tcp\`), the
+   bench's own \`CLIENT LIST\` connection left out. **ready in** is from the first constructor to the last listener
+   ready (for bullmq including the \`XREAD\` check, polled every 50 ms). **Redis µs/job** is all of Redis' CPU over
+   the section (adds, Worker and every listener's reads) ÷ jobs. **peak RSS** of the listeners' process includes the
+   bench's per-listener bookkeeping (9 bytes per job and listener: 23 MB at 1000 listeners).
 
 ## How it is measured
 
@@ -273,6 +375,7 @@ ${p.length ? `\n### Failures and warnings\n\n${p.map((x) => `- ${x}`).join('\n')
   Other processes distort that, so before each child the bench waits (up to 3 min) until the rest of the machine
   uses under 0.15 cores, measures from \`/proc/stat\` how much CPU everything else used during each timed section,
   and in a full run repeats a round where that exceeded 0.25 cores (at most twice, keeping the least disturbed).
+  8's producer process is part of the benchmark: it reports its CPU over the section, which is not counted as "other".
 `;
 }
 
@@ -293,46 +396,30 @@ function niceStep(max) {
 }
 
 /**
- * Horizontal bars of the jobs/s ratio (bullrush ÷ bullmq), one per scenario,
- * grouped into "adding jobs" and "processing jobs", with a line at 1×.
+ * One panel of horizontal ratio bars with its own axis and a line at 1×.
+ * groups: [{ title, rows: [{ label, sub, value (ratio) | null, failText }] }].
+ * Returns the SVG elements and the y below the axis labels.
  */
-function svg(summaries, meta) {
-  const groups = [
-    { title: 'Adding jobs (Queue)', rows: summaries.filter((s) => s.runner && s.runner.startsWith('add')) },
-    { title: 'Processing jobs (Worker)', rows: summaries.filter((s) => s.runner === 'worker') },
-  ];
-  const ratios = groups.flatMap((g) => g.rows.filter(ok).map((s) => ratio(s.impls.bullrush.jobsPerSec, s.impls.bullmq.jobsPerSec)));
-  const maxRatio = Math.max(2, ...ratios);
+function ratioPanel(groups, top, { W, left, right, rowH = 40, groupH = 34 }) {
+  const values = groups.flatMap((g) => g.rows.map((r) => r.value).filter((v) => typeof v === 'number' && Number.isFinite(v)));
+  const maxRatio = Math.max(2, ...values);
   const step = niceStep(maxRatio);
   const axisMax = Math.ceil((maxRatio * 1.08) / step) * step;
-
-  const W = 900;
-  const left = 360;
-  const right = 70;
   const barArea = W - left - right;
   const x = (v) => left + (v / axisMax) * barArea;
-  const rowH = 40;
-  const groupH = 34;
-  const top = 92;
   let y = top;
   const body = [];
-
   for (const g of groups) {
     body.push(`<text x="16" y="${y + 22}" class="group">${escXml(g.title)}</text>`);
     y += groupH;
-    for (const s of g.rows) {
-      const label = `${s.id}. ${s.short || s.label}`;
-      body.push(`<text x="16" y="${y + 17}" class="label">${escXml(label)}</text>`);
-      if (!ok(s)) {
-        const which = IMPLS.filter((i) => !s.impls[i].ok).join(' and ');
-        body.push(`<text x="16" y="${y + 33}" class="sub">failed (${escXml(which)})</text>`);
-        body.push(`<text x="${x(0) + 8}" y="${y + 24}" class="fail">FAILED: ${escXml(which)}</text>`);
+    for (const r of g.rows) {
+      body.push(`<text x="16" y="${y + 17}" class="label">${escXml(r.label)}</text>`);
+      if (r.value === null || r.value === undefined) {
+        body.push(`<text x="16" y="${y + 33}" class="sub">${escXml(r.sub)}</text>`);
+        body.push(`<text x="${x(0) + 8}" y="${y + 24}" class="fail">${escXml(r.failText)}</text>`);
       } else {
-        const m = s.impls.bullmq.jobsPerSec;
-        const r = s.impls.bullrush.jobsPerSec;
-        const q = r / m;
-        const kfmt = (v) => (v >= 10000 ? `${(v / 1000).toFixed(0)}k` : v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(0));
-        body.push(`<text x="16" y="${y + 33}" class="sub">bullmq ${kfmt(m)} → bullrush ${kfmt(r)} jobs/s</text>`);
+        const q = r.value;
+        body.push(`<text x="16" y="${y + 33}" class="sub">${escXml(r.sub)}</text>`);
         const w = Math.max(1, x(q) - x(0));
         const cls = q >= 1 + PARITY ? 'win' : q <= 1 - PARITY ? 'loss' : 'par';
         body.push(`<rect x="${x(0)}" y="${y + 8}" width="${w.toFixed(1)}" height="24" rx="2" class="${cls}"/>`);
@@ -342,7 +429,6 @@ function svg(summaries, meta) {
     }
   }
   const bottom = y + 6;
-
   const grid = [];
   for (let v = 0; v <= axisMax + 1e-9; v += step) {
     const gx = x(v).toFixed(1);
@@ -354,7 +440,66 @@ function svg(summaries, meta) {
     `<line x1="${one}" y1="${top - 8}" x2="${one}" y2="${bottom}" class="parity"/>`,
     `<text x="${one}" y="${top - 12}" class="paritylabel">1× = same as BullMQ</text>`,
   ];
-  const H = bottom + 70;
+  return { elements: [...grid, ...body, ...parity], bottom: bottom + 24 };
+}
+
+const kfmt = (v) => (v >= 10000 ? `${(v / 1000).toFixed(0)}k` : v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(0));
+
+/**
+ * Horizontal bars of the jobs/s ratio (bullrush ÷ bullmq), one per scenario,
+ * grouped into "adding jobs" and "processing jobs", with a line at 1×; below,
+ * a second panel (own axis) for 8: the listeners' CPU per delivered event,
+ * bullmq ÷ bullrush (also "longer is better for bullrush").
+ */
+function svg(summaries, meta) {
+  const W = 900;
+  const layout = { W, left: 360, right: 70 };
+  const failRow = (s, label) => {
+    const which = IMPLS.filter((i) => !s.impls[i].ok).join(' and ');
+    return { label, value: null, sub: `failed (${which})`, failText: `FAILED: ${which}` };
+  };
+  const throughputRow = (s) => {
+    const label = `${s.id}. ${s.short || s.label}`;
+    if (!ok(s)) return failRow(s, label);
+    const m = s.impls.bullmq.jobsPerSec;
+    const r = s.impls.bullrush.jobsPerSec;
+    return { label, value: r / m, sub: `bullmq ${kfmt(m)} → bullrush ${kfmt(r)} jobs/s` };
+  };
+  const groups = [
+    { title: 'Adding jobs (Queue)', rows: summaries.filter((s) => s.runner && s.runner.startsWith('add')).map(throughputRow) },
+    { title: 'Processing jobs (Worker)', rows: summaries.filter((s) => s.runner === 'worker').map(throughputRow) },
+  ];
+  const fmtEv = (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1));
+  const qeRowsChart = summaries
+    .filter((s) => s.runner === 'queue-events')
+    .map((s) => {
+      const label = `${s.id}. ${s.short || s.label}`;
+      if (!ok(s) || !s.impls.bullmq.qe || !s.impls.bullrush.qe) return failRow(s, label);
+      const [m, r] = IMPLS.map((i) => s.impls[i].qe);
+      return {
+        label,
+        value: m.cpuUsPerEvent / r.cpuUsPerEvent,
+        sub: `bullmq ${fmtEv(m.cpuUsPerEvent)} → bullrush ${fmtEv(r.cpuUsPerEvent)} µs/event; ` +
+          `${m.connections.qe} → ${r.connections.qe} connection${r.connections.qe === 1 ? '' : 's'}`,
+      };
+    });
+
+  const first = ratioPanel(groups, 92, layout);
+  const parts = [...first.elements];
+  let bottom = first.bottom;
+  if (qeRowsChart.length) {
+    const titleY = bottom + 30;
+    parts.push(`<text x="16" y="${titleY}" class="title">QueueEvents fan-out: CPU per delivered event (bullmq ÷ bullrush)</text>`);
+    parts.push(
+      `<text x="16" y="${titleY + 22}" class="subtitle">CPU of the listeners' process per event per listener, jobs added at a steady 500/s. ` +
+        'Longer is better for bullrush.</text>',
+    );
+    const second = ratioPanel([{ title: 'Listeners on one queue, one process', rows: qeRowsChart }], titleY + 64, layout);
+    parts.push(...second.elements);
+    bottom = second.bottom;
+  }
+
+  const H = bottom + 46;
   const mm = meta.machine;
   const caption =
     `${mm.cores} cores (${mm.cpuModel}), Node ${mm.node}, Redis ${mm.redis}, bullmq ${mm.bullmq}, ` +
@@ -380,12 +525,10 @@ function svg(summaries, meta) {
 </style>
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="16" y="28" class="title">bullrush vs BullMQ: throughput ratio (jobs/s, bullrush ÷ bullmq)</text>
-<text x="16" y="50" class="subtitle">Longer is better for bullrush. Green: over 10% faster than BullMQ; grey: within ±10%; red: over 10% slower.</text>
-${grid.join('\n')}
-${body.join('\n')}
-${parity.join('\n')}
-<text x="16" y="${bottom + 42}" class="foot">${escXml(caption)}</text>
-<text x="16" y="${bottom + 58}" class="foot">Scenario 7 (latency at a paced 1k jobs/s) and 8 (QueueEvents, not implemented yet) are in RESULTS.md, not in this chart.</text>
+<text x="16" y="50" class="subtitle">Longer is better for bullrush. Green: over 10% better than BullMQ; grey: within ±10%; red: over 10% worse.</text>
+${parts.join('\n')}
+<text x="16" y="${bottom + 18}" class="foot">${escXml(caption)}</text>
+<text x="16" y="${bottom + 34}" class="foot">Scenario 7 (latency at a paced 1k jobs/s) and 8's connections and latencies are in RESULTS.md, not in this chart.</text>
 </svg>
 `;
 }

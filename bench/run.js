@@ -6,7 +6,7 @@
 //   node bench/run.js            full run: 2 rounds per implementation, writes
 //                                bench/RESULTS.md, bench/chart.svg, bench/results.json
 //   node bench/run.js --quick    job counts / 5, 1 round, prints the table only
-//   options: --rounds=N  --only=1,3a,5  (scenario ids)
+//   options: --rounds=N  --only=1,3a,5  (scenario ids; 8 = 8a,8b,8c)
 //   node bench/run.js --render   rewrites RESULTS.md and chart.svg from
 //                                bench/results.json (no benchmark is run)
 //
@@ -86,8 +86,22 @@ const SCENARIOS = [
     params: { rate: 1000, seconds: 5, concurrency: 10, warmup: 100 },
     quickParams: { seconds: 3 },
   },
-  { id: '8', label: 'QueueEvents fan-out', notYet: 'not yet (needs QueueEvents)' },
+  // 8. N QueueEvents in this process; jobs added at a steady rate and processed
+  // by a Worker in a second process (see queueEventsFanout in scenario.js).
+  ...[1, 100, 1000].map((listeners, i) => ({
+    id: `8${'abc'[i]}`,
+    label: `QueueEvents fan-out, ${listeners} listener${listeners > 1 ? 's' : ''}`,
+    runner: 'queue-events',
+    // The events stream's cap is raised from BullMQ's default 10,000 entries:
+    // BullMQ's 1000 listeners fall minutes behind, and entries trimmed before
+    // a listener reads them would be lost to it (a retention limit, not fan-out).
+    params: { listeners, rate: 500, seconds: 5, concurrency: 10, warmup: 20, eventsMaxLen: 100000 },
+    quickParams: { seconds: 2 },
+  })),
 ];
+
+/** --only=8 selects 8a, 8b and 8c (and --only=3 both 3a and 3b). */
+const selectedBy = (s, ids) => ids.includes(s.id) || ids.includes(s.id.replace(/[a-z]$/, ''));
 
 function paramsFor(scenario) {
   const p = { ...scenario.params };
@@ -245,7 +259,8 @@ function runChild(impl, scenario, params, idleUsPerMs) {
           result.redisRawUs = end.cpuUs - start.cpuUs;
           result.redisUs = Math.max(0, result.redisRawUs - idleUsPerMs * windowMs);
           // Everything else that ran meanwhile (jiffy resolution: ±10 ms per core).
-          const otherUs = end.busyUs - start.busyUs - result.cpuUs - result.redisRawUs;
+          // A helper process of the scenario (8's producer) reports its own CPU.
+          const otherUs = end.busyUs - start.busyUs - result.cpuUs - (result.helperCpuUs || 0) - result.redisRawUs;
           result.otherCores = Math.max(0, otherUs / (windowMs * 1000));
         }
       }
@@ -269,6 +284,38 @@ function derive(r) {
     cpuUsPerJob: r.cpuUs / r.jobs,
     redisUsPerJob: r.redisUs === undefined ? null : r.redisUs / r.jobs,
     peakRssMB: r.peakRssBytes / (1024 * 1024),
+  };
+}
+
+/** Per-event numbers of 8 (QueueEvents fan-out), one object per round. */
+function qeDerive(r) {
+  return {
+    cpuUsPerEvent: r.cpuUs / r.events,
+    listenerCores: r.cpuUs / (r.ms * 1000),
+    windowS: r.ms / 1000,
+  };
+}
+
+function qeSummary(ok) {
+  const m = (f) => median(ok.map(f));
+  const lat = (which, key) => m((r) => r.latency[which][key]);
+  return {
+    listeners: ok[0].listeners,
+    eventsPerRound: ok[0].events,
+    connections: {
+      qe: m((r) => r.connections.qe),
+      process: m((r) => r.connections.process),
+      qeOfProcess: m((r) => r.connections.qeOfProcess),
+    },
+    readyMs: m((r) => r.readyMs),
+    latency: Object.fromEntries(
+      ['added', 'completed'].map((which) => [which, { p50: lat(which, 'p50'), p99: lat(which, 'p99'), max: lat(which, 'max') }]),
+    ),
+    cpuUsPerEvent: m((r) => qeDerive(r).cpuUsPerEvent),
+    listenerCores: m((r) => qeDerive(r).listenerCores),
+    windowS: m((r) => qeDerive(r).windowS),
+    streamEntriesPerJob: m((r) => r.streamEntriesPerJob),
+    roundCpuUsPerEvent: ok.map((r) => qeDerive(r).cpuUsPerEvent),
   };
 }
 
@@ -308,6 +355,7 @@ function summarize(scenario, roundsByImpl) {
         impls[impl].latency[which] = { p50: lat(which, 'p50'), p99: lat(which, 'p99'), max: lat(which, 'max') };
       }
     }
+    if (scenario.runner === 'queue-events' && ok.length) impls[impl].qe = qeSummary(ok);
   }
   return { id: scenario.id, label: scenario.label, short: scenario.short, runner: scenario.runner, notYet: scenario.notYet, impls };
 }
@@ -355,11 +403,22 @@ function machine(redisVersion) {
 function fmtRound(r) {
   if (!r.ok) return `FAILED: ${r.error}`;
   const d = derive(r);
+  const other = r.otherCores === undefined ? '' : `, other load ${r.otherCores.toFixed(2)} cores`;
+  if (r.listeners !== undefined) {
+    const q = qeDerive(r);
+    const redisPart = d.redisUsPerJob === null ? 'redis n/a' : `redis ${d.redisUsPerJob.toFixed(0)} µs/job`;
+    return (
+      `${r.listeners} listeners: ${r.connections.qe} qe connection(s), ${r.connections.process ?? '?'} from the process, ` +
+      `added→event p99 ${r.latency.added.p99.toFixed(1)} ms max ${r.latency.added.max.toFixed(1)} ms, ` +
+      `cpu ${q.cpuUsPerEvent.toFixed(2)} µs/event (${q.listenerCores.toFixed(2)} cores over ${q.windowS.toFixed(1)} s), ` +
+      `${redisPart}, rss ${d.peakRssMB.toFixed(0)} MB, ready in ${r.readyMs.toFixed(0)} ms${other}` +
+      `${r.lingered ? ' [lingered]' : ''}`
+    );
+  }
   const redisPart = d.redisUsPerJob === null ? 'redis n/a' : `redis ${d.redisUsPerJob.toFixed(1)} µs/job`;
   const lat = r.latency
     ? `, add→completed p50 ${r.latency.toCompleted.p50.toFixed(2)} ms p99 ${r.latency.toCompleted.p99.toFixed(2)} ms`
     : '';
-  const other = r.otherCores === undefined ? '' : `, other load ${r.otherCores.toFixed(2)} cores`;
   return (
     `${Math.round(d.jobsPerSec).toLocaleString('en-US')} jobs/s, cpu ${d.cpuUsPerJob.toFixed(1)} µs/job, ` +
     `${redisPart}, rss ${d.peakRssMB.toFixed(0)} MB (${(r.ms / 1000).toFixed(2)} s)${lat}${other}` +
@@ -385,7 +444,7 @@ async function main() {
   const idleUsPerMs = (await redis.client.cpuUs() - c0) / (Number(process.hrtime.bigint() - i0) / 1e6);
   console.log(`idle Redis CPU baseline: ${(idleUsPerMs * 1000).toFixed(0)} µs per second (subtracted)\n`);
 
-  const selected = SCENARIOS.filter((s) => !only || only.includes(s.id));
+  const selected = SCENARIOS.filter((s) => !only || selectedBy(s, only));
   const runnable = selected.filter((s) => !s.notYet);
   const totalChildren = runnable.length * rounds * IMPLS.length;
   let childNo = 0;

@@ -13,7 +13,11 @@
 // Can also run by hand without a parent (no Redis CPU then):
 //   node bench/scenario.js bullrush worker '{"port":6380,"jobs":1000,"concurrency":1}'
 
+const { fork } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
+
+const { MiniRedis } = require('./redis');
 
 const ROOT = path.join(__dirname, '..');
 const STALL_MS = 30000; // worker scenarios fail if no job completes for this long
@@ -50,6 +54,12 @@ function loadImpl(name) {
 }
 
 const nowNs = () => process.hrtime.bigint();
+
+/** BENCH_TRACE=1: phase timings on stderr. */
+const traceStart = Date.now();
+const trace = (what) => {
+  if (process.env.BENCH_TRACE) process.stderr.write(`[trace ${impl} ${scenario} +${Date.now() - traceStart} ms] ${what}\n`);
+};
 const msBetween = (a, b) => Number(b - a) / 1e6;
 
 /** Asks the parent to read Redis INFO now; resolves once it has. */
@@ -416,12 +426,442 @@ async function latency({ rate, seconds, concurrency, warmup }) {
   };
 }
 
+// ---------------------------------------------------------------- 8. QueueEvents fan-out
+//
+// This process holds only the QueueEvents listeners, so its CPU is theirs.
+// A producer child (this file again, as 'qe-producer') adds the jobs at a
+// steady rate and processes them with a Worker. Each job's name is its add
+// time on the machine-wide monotonic clock, which both processes read, so a
+// listener computes add → 'added' event latency from the event alone; the
+// processor returns the same number, so 'completed' carries it too.
+
+/**
+ * Milliseconds on CLOCK_MONOTONIC (what process.hrtime reads): the same clock
+ * in every process of the machine, read through the cheaper performance.now().
+ * The offset between the two is calibrated once (both warmed up first, since
+ * the first access to `performance` loads a module; the tightest of 20 pairs).
+ */
+const MONO_OFFSET_MS = (() => {
+  let best = { spread: Infinity, offset: 0 };
+  for (let i = 0; i < 20; i++) {
+    const a = process.hrtime.bigint();
+    const p = performance.now();
+    const b = process.hrtime.bigint();
+    const spread = Number(b - a);
+    if (spread < best.spread) best = { spread, offset: (Number(a) + spread / 2) / 1e6 - p };
+  }
+  return best.offset;
+})();
+const monoMs = () => performance.now() + MONO_OFFSET_MS;
+
+/** The job events every listener subscribes to, one bit each; each job produces each once. */
+const QE_EVENTS = ['added', 'waiting', 'active', 'completed'];
+const QE_ALL = (1 << QE_EVENTS.length) - 1;
+
+function parseClientList(text) {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((line) => {
+      const client = {};
+      for (const kv of line.trim().split(' ')) {
+        const i = kv.indexOf('=');
+        if (i > 0) client[kv.slice(0, i)] = kv.slice(i + 1);
+      }
+      return client;
+    });
+}
+
+/**
+ * Local ports of this process' TCP connections to Redis (Linux: socket
+ * inodes of /proc/self/fd matched against /proc/net/tcp{,6}); null elsewhere.
+ */
+function ownRedisPorts(redisPort) {
+  const inodes = new Set();
+  try {
+    for (const fd of fs.readdirSync('/proc/self/fd')) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`));
+        if (m) inodes.add(m[1]);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    return null;
+  }
+  const ports = new Set();
+  let read = false;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+      read = true;
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      if (parseInt(f[2].split(':').pop(), 16) === redisPort && inodes.has(f[9])) {
+        ports.add(parseInt(f[1].split(':').pop(), 16));
+      }
+    }
+  }
+  return read ? ports : null;
+}
+
+async function queueEventsFanout({ listeners, rate, seconds, concurrency, warmup, eventsMaxLen, readyBatch = 50 }) {
+  const jobs = Math.round(rate * seconds);
+  const total = warmup + jobs; // job ids 1..total on this fresh queue
+  const prefix = 'bull';
+  const qeName = `${prefix}:${Buffer.from(queueName).toString('base64')}:qe`;
+  const eventsKey = `${prefix}:${queueName}:events`;
+
+  const monitor = new MiniRedis(params.port);
+  await monitor.connect();
+  const qes = [];
+  let producer;
+  let producerExit;
+  try {
+    const maxClients = Number((await monitor.command('CONFIG', 'GET', 'maxclients'))[1]);
+    check(
+      maxClients >= listeners + 100,
+      `Redis maxclients is ${maxClients}: too low for ${listeners} listeners (BullMQ opens one connection per QueueEvents); ` +
+        'raise maxclients and the file-descriptor limit (ulimit -n)',
+    );
+
+    /** Which connections are whose, from CLIENT LIST (the monitor's own connection left out). */
+    const connections = async () => {
+      const list = parseClientList(await monitor.command('CLIENT', 'LIST'));
+      const own = ownRedisPorts(params.port);
+      if (own) own.delete(monitor.socket.localPort);
+      const port = (c) => Number(String(c.addr).split(':').pop());
+      const qe = list.filter((c) => c.name === qeName);
+      return {
+        qe: qe.length,
+        qeBlocked: qe.filter((c) => c.cmd === 'xread').length,
+        process: own ? list.filter((c) => own.has(port(c))).length : null,
+        qeOfProcess: own ? qe.filter((c) => own.has(port(c))).length : null,
+        server: list.length - 1,
+      };
+    };
+    const entriesAdded = async () => {
+      try {
+        const info = await monitor.command('XINFO', 'STREAM', eventsKey);
+        const i = info.indexOf('entries-added');
+        return i >= 0 ? Number(info[i + 1]) : null;
+      } catch {
+        return null; // Redis < 7
+      }
+    };
+
+    // The events stream's cap (BullMQ's default: 10,000 entries). The Queue
+    // option streams.events.maxLen sets it for BullMQ (written to meta when its
+    // Queue starts); bullrush reads meta's opts.maxLenEvents, written here first.
+    if (eventsMaxLen) await monitor.command('HSET', `${prefix}:${queueName}:meta`, 'opts.maxLenEvents', eventsMaxLen);
+
+    // ------------------------------------------------ the producer process
+    const producerParams = { port: params.port, queue: queueName, concurrency, eventsMaxLen };
+    producer = fork(__filename, [impl, 'qe-producer', JSON.stringify(producerParams)], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      execArgv: [],
+    });
+    const replies = new Map(); // type -> {resolve, reject}
+    producerExit = new Promise((resolve) => {
+      producer.on('exit', (code, signal) => {
+        for (const p of replies.values()) p.reject(new BenchFailure(`producer exited (code ${code}, signal ${signal})`));
+        replies.clear();
+        resolve({ code, signal });
+      });
+    });
+    producer.on('message', (msg) => {
+      const p = msg && replies.get(msg.type);
+      if (p) {
+        replies.delete(msg.type);
+        p.resolve(msg);
+      }
+    });
+    const ask = (msg, replyType, ms) => {
+      const reply = new Promise((resolve, reject) => replies.set(replyType, { resolve, reject }));
+      if (msg) producer.send(msg);
+      return withTimeout(reply, ms, `producer reply '${replyType}'`);
+    };
+    const producerReady = ask(null, 'ready', 60000);
+
+    // ------------------------------------------------ the listeners
+    const flags = new Uint8Array(listeners * total);
+    const addedLat = new Float32Array(listeners * jobs);
+    const completedLat = new Float32Array(listeners * jobs);
+    let delivered = 0;
+    let duplicates = 0;
+    let strays = 0;
+    let target = Infinity;
+    let finish = () => {};
+
+    const listen = (qe, l) => {
+      const base = l * total;
+      const mark1 = (jobId, bit) => {
+        const idx = Number(jobId) - 1;
+        if (!(idx >= 0 && idx < total)) {
+          strays++;
+          return -1;
+        }
+        if (flags[base + idx] & bit) {
+          duplicates++;
+          return -1;
+        }
+        flags[base + idx] |= bit;
+        if (++delivered === target) finish();
+        return idx;
+      };
+      qe.on('added', (args) => {
+        const idx = mark1(args.jobId, 1);
+        if (idx >= warmup) addedLat[l * jobs + idx - warmup] = monoMs() - Number(args.name);
+      });
+      qe.on('waiting', (args) => {
+        mark1(args.jobId, 2);
+      });
+      qe.on('active', (args) => {
+        mark1(args.jobId, 4);
+      });
+      qe.on('completed', (args) => {
+        const idx = mark1(args.jobId, 8);
+        if (idx >= warmup) completedLat[l * jobs + idx - warmup] = monoMs() - Number(args.returnvalue);
+      });
+      qe.on('error', (err) => {
+        errors.push(`listener ${l}: ${err && err.message ? err.message : String(err)}`);
+      });
+    };
+
+    /** What is missing, for a failure message. */
+    const missing = (upTo) => {
+      const perEvent = QE_EVENTS.map(() => 0);
+      const listenersShort = new Set();
+      let first;
+      for (let l = 0; l < listeners; l++) {
+        for (let idx = 0; idx < upTo; idx++) {
+          const f = flags[l * total + idx];
+          if (f === QE_ALL) continue;
+          listenersShort.add(l);
+          QE_EVENTS.forEach((_, b) => {
+            if (!(f & (1 << b))) {
+              perEvent[b]++;
+              if (!first) first = `listener ${l} missed '${QE_EVENTS[b]}' of job ${idx + 1}`;
+            }
+          });
+        }
+      }
+      const counts = QE_EVENTS.map((e, b) => `${e} ${perEvent[b]}`).join(', ');
+      return `missing (listener, event) pairs: ${counts}; ${listenersShort.size} of ${listeners} listeners affected` +
+        `${first ? ` (first: ${first})` : ''}; duplicates ${duplicates}, unknown job ids ${strays}`;
+    };
+
+    /** Resolves once `target` events were delivered; fails after STALL_MS without progress. */
+    const delivery = async (expected, upTo, what) => {
+      let done;
+      const all = new Promise((resolve) => {
+        done = resolve;
+      });
+      target = expected;
+      finish = done;
+      if (delivered >= expected) done();
+      let last = delivered;
+      let lastChange = Date.now();
+      let timer;
+      const stalled = new Promise((_, reject) => {
+        timer = setInterval(() => {
+          if (delivered !== last) {
+            last = delivered;
+            lastChange = Date.now();
+          } else if (Date.now() - lastChange > STALL_MS) {
+            reject(new BenchFailure(`${what}: ${delivered}/${expected} events delivered, none for ${STALL_MS / 1000} s; ${missing(upTo)}`));
+          }
+        }, 250);
+      });
+      try {
+        await Promise.race([all, stalled]);
+      } finally {
+        clearInterval(timer);
+      }
+    };
+
+    trace('listeners: creating');
+    const readyStart = nowNs();
+    for (let i = 0; i < listeners; i += readyBatch) {
+      const batch = [];
+      for (let l = i; l < Math.min(listeners, i + readyBatch); l++) {
+        const qe = new lib.QueueEvents(queueName, { connection: { ...connection } });
+        listen(qe, l);
+        qes.push(qe);
+        batch.push(qe);
+      }
+      await withTimeout(Promise.all(batch.map((qe) => qe.waitUntilReady())), 60000, `waitUntilReady of listeners ${i + 1}-${i + batch.length}`);
+    }
+    if (impl === 'bullmq') {
+      // BullMQ's waitUntilReady resolves once the connection is up, before its
+      // first XREAD '$': events added in between would be missed. Wait until
+      // every listener's connection is blocked in XREAD.
+      const deadline = Date.now() + 60000;
+      for (;;) {
+        const c = await connections();
+        if (c.qe >= listeners && c.qeBlocked >= listeners) break;
+        check(Date.now() < deadline, `after 60 s only ${c.qeBlocked} of ${listeners} QueueEvents connections are in XREAD (${c.qe} named ${qeName})`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    // bullrush: waitUntilReady promises that no later event is missed; the
+    // warm-up below checks that every listener got every event.
+    trace('listeners ready');
+    const readyMs = msBetween(readyStart, nowNs());
+    await producerReady;
+
+    trace('producer ready');
+    // ------------------------------------------------ warm-up (untimed)
+    await ask({ type: 'warmup', count: warmup }, 'warmup-done', 60000);
+    await delivery(listeners * QE_EVENTS.length * warmup, warmup, `warm-up (${warmup} jobs)`);
+
+    trace('warm-up delivered');
+    const connectionsBefore = await connections();
+    const entries0 = await entriesAdded();
+
+    // ------------------------------------------------ timed: steady adds until every listener has every event
+    let paced;
+    let stopped;
+    const result = await timed(async () => {
+      paced = await ask({ type: 'go', rate, count: jobs }, 'paced', (seconds + 60) * 1000);
+      await delivery(listeners * QE_EVENTS.length * total, total, `${jobs} jobs at ${rate}/s`);
+      stopped = await ask({ type: 'stop', expect: total }, 'stopped', 15000);
+      return { sendMs: paced.sendMs, achievedRate: (jobs / paced.sendMs) * 1000, helperCpuUs: stopped.cpuUs };
+    });
+
+    trace('timed section done');
+    const entries1 = await entriesAdded();
+    const connectionsAfter = await connections();
+
+    check(paced.addErrors === 0, `${paced.addErrors} add() calls rejected in the producer: ${paced.firstError}`);
+    check(stopped.failed === 0, `${stopped.failed} jobs failed in the producer's Worker`);
+    check(stopped.completed === total, `the producer's Worker completed ${stopped.completed} jobs, expected ${total}`);
+    check(duplicates === 0 && strays === 0 && delivered === listeners * QE_EVENTS.length * total, missing(total));
+    if (flags.some((f) => f !== QE_ALL)) throw new BenchFailure(missing(total));
+
+    trace('checks done');
+    const peak = (key) => Math.max(connectionsBefore[key], connectionsAfter[key]);
+    return {
+      jobs,
+      listeners,
+      events: listeners * QE_EVENTS.length * jobs,
+      ...result,
+      readyMs,
+      connections: {
+        qe: peak('qe'),
+        qeOfProcess: connectionsBefore.qeOfProcess === null ? null : peak('qeOfProcess'),
+        process: connectionsBefore.process === null ? null : peak('process'),
+        server: peak('server'),
+      },
+      streamEntriesPerJob: entries0 === null || entries1 === null ? null : (entries1 - entries0) / jobs,
+      latency: { added: latencySummary(addedLat), completed: latencySummary(completedLat) },
+    };
+  } finally {
+    const closing = [];
+    trace('closing listeners');
+    const closeResults = await Promise.allSettled(qes.map((qe) => withTimeout(Promise.resolve(qe.close()), CLOSE_TIMEOUT_MS, 'QueueEvents.close()')));
+    const closeFailed = closeResults.filter((r) => r.status === 'rejected');
+    if (closeFailed.length) closing.push(`${closeFailed.length} of ${qes.length} QueueEvents.close() failed: ${closeFailed[0].reason.message}`);
+    if (producer && producer.exitCode === null && producer.signalCode === null) {
+      if (producer.connected) producer.send({ type: 'close' });
+      let timer;
+      const exited = await Promise.race([producerExit, new Promise((r) => {
+        timer = setTimeout(() => r(null), CLOSE_TIMEOUT_MS);
+      })]);
+      clearTimeout(timer);
+      if (!exited) {
+        producer.kill('SIGKILL');
+        closing.push(`the producer did not exit within ${CLOSE_TIMEOUT_MS} ms of 'close'`);
+      } else if (exited.code !== 0) {
+        closing.push(`the producer exited with code ${exited.code}, signal ${exited.signal}`);
+      }
+    }
+    trace('closed');
+    monitor.close();
+    if (closing.length) errors.push(...closing);
+  }
+}
+
+/** The producer of scenario 8: adds at a steady rate and runs the Worker (its own process). */
+async function qeProducer() {
+  const { concurrency, eventsMaxLen } = params;
+  const queue = new lib.Queue(queueName, { connection, ...(eventsMaxLen ? { streams: { events: { maxLen: eventsMaxLen } } } : {}) });
+  const worker = new lib.Worker(queueName, async (job) => Number(job.name), { connection, concurrency });
+  const problems = [];
+  queue.on('error', (err) => problems.push(`queue: ${err.message}`));
+  worker.on('error', (err) => problems.push(`worker: ${err.message}`));
+  let completed = 0;
+  let failed = 0;
+  worker.on('completed', () => {
+    completed++;
+  });
+  worker.on('failed', () => {
+    failed++;
+  });
+  let closing = false;
+  process.on('disconnect', () => {
+    if (!closing) process.exit(1); // the listeners' process is gone
+  });
+  await queue.waitUntilReady();
+  await worker.waitUntilReady();
+
+  let cpu0;
+  process.on('message', async (msg) => {
+    if (msg.type === 'warmup') {
+      for (let i = 0; i < msg.count; i++) await queue.add(monoMs().toFixed(3), { n: -1 - i });
+      process.send({ type: 'warmup-done' });
+    } else if (msg.type === 'go') {
+      cpu0 = process.cpuUsage();
+      const { rate, count } = msg;
+      let addErrors = 0;
+      let firstError;
+      const start = nowNs();
+      let sent = 0;
+      await new Promise((resolve) => {
+        const tick = () => {
+          const due = Math.min(count, Math.floor((msBetween(start, nowNs()) * rate) / 1000));
+          while (sent < due) {
+            queue.add(monoMs().toFixed(3), { n: sent }).catch((err) => {
+              addErrors++;
+              firstError = firstError || err.message;
+            });
+            sent++;
+          }
+          if (sent >= count) resolve();
+          else setTimeout(tick, 1);
+        };
+        tick();
+      });
+      process.send({ type: 'paced', sendMs: msBetween(start, nowNs()), addErrors, firstError });
+    } else if (msg.type === 'stop') {
+      // The listeners may see a job's 'completed' before this Worker emits it.
+      const deadline = Date.now() + 5000;
+      while (completed + failed < msg.expect && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      const cpu = process.cpuUsage(cpu0);
+      process.send({ type: 'stopped', cpuUs: cpu.user + cpu.system, completed, failed, problems: problems.slice(0, 3) });
+    } else if (msg.type === 'close') {
+      closing = true;
+      await worker.close();
+      await queue.close();
+      process.disconnect();
+    }
+  });
+  process.send({ type: 'ready' });
+}
+
 const SCENARIOS = {
   'add-serial': addSerial,
   'add-concurrent': addConcurrent,
   'add-bulk': addBulk,
   worker: workerDrain,
   latency,
+  'queue-events': queueEventsFanout,
 };
 
 // ---------------------------------------------------------------- main
@@ -471,7 +911,14 @@ async function main() {
   }, EXIT_WATCHDOG_MS).unref();
 }
 
-main().catch((err) => {
-  emit({ ok: false, impl, scenario, error: err.message, stack: err.stack });
-  process.exit(1);
-});
+if (scenario === 'qe-producer') {
+  qeProducer().catch((err) => {
+    process.stderr.write(`[qe-producer] ${err && err.stack ? err.stack : err}\n`);
+    process.exit(1);
+  });
+} else {
+  main().catch((err) => {
+    emit({ ok: false, impl, scenario, error: err.message, stack: err.stack });
+    process.exit(1);
+  });
+}
