@@ -207,3 +207,17 @@ describe('timestamp option', () => {
     assert.equal(stored.timestamp, ts);
   });
 });
+
+describe('events stream length', () => {
+  it('streams.events.maxLen caps the events stream', async (t) => {
+    const c = h.scope(t);
+    const name = h.uniqueQueueName('maxlen');
+    const queue = c.add(new Queue(name, { connection: h.connection(), streams: { events: { maxLen: 50 } } }));
+    const redis = c.add(h.rawRedis());
+    await h.delay(200); // BullMQ writes the cap a moment after construction
+    await queue.addBulk(Array.from({ length: 500 }, (_, i) => ({ name: 'e', data: { i } })));
+    assert.equal(await redis.hget(`bull:${name}:meta`, 'opts.maxLenEvents'), '50');
+    const length = await redis.xlen(`bull:${name}:events`);
+    assert.ok(length < 300, `events stream has ${length} entries for 1000 written`);
+  });
+});

@@ -19,6 +19,16 @@ class Queue extends QueueBase {
     super(name, opts);
     this.jobsOpts = { ...(opts.defaultJobOptions || {}) };
     this.pendingAdds = [];
+    // BullMQ's Queue writes the events stream's cap to meta, where every
+    // writer (scripts of both) reads it; adds wait for that write.
+    const maxLen = opts.streams && opts.streams.events && opts.streams.events.maxLen;
+    if (maxLen !== undefined) {
+      if (!(Number.isInteger(maxLen) && maxLen > 0)) {
+        throw new TypeError(`streams.events.maxLen must be a positive integer, got ${maxLen}`);
+      }
+      this.metaWritten = call(this.native.setMeta(['opts.maxLenEvents'], [String(maxLen)]));
+      this.metaWritten.catch((err) => this.emit('error', err));
+    }
     // Fail at construction, as BullMQ does, instead of at the first add.
     void this.native;
   }
@@ -92,7 +102,8 @@ class Queue extends QueueBase {
     }
   }
 
-  addPrepared(prepared) {
+  async addPrepared(prepared) {
+    if (this.metaWritten) await this.metaWritten;
     return call(
       this.native.add(
         prepared.map((p) => String(p.name)),
