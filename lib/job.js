@@ -215,6 +215,9 @@ class Job {
     });
     // Listening first, then looking: a job that finished before we listened
     // is seen here, one that finishes after is seen by the listeners.
+    // When the state check answers, the listeners may still fire: their
+    // settled promise must not surface as an unhandled rejection.
+    finished.catch(() => {});
     // State first: a finished job is read only once it is finished.
     const state = await this.getState();
     if (state === 'completed' || state === 'failed') {
