@@ -1,380 +1,22 @@
-//! A Worker's Redis side: fetches jobs in batches, flushes finished jobs in
-//! batches (the same script call also starts the next jobs), waits on the
-//! marker on a connection of its own, and renews every lock in one call.
-//! JS only runs processors; it receives `Delivery` batches through `next`.
+//! The worker loop: fetch, flush results (two calls in flight), and wait on
+//! the marker when there is nothing to do.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::Value;
-use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 
-use super::queue::RedisQueue;
-use super::reply::{self, StartedJob};
-use super::scripts::scripts;
+use super::{ActiveJob, BlockFuture, Delivery, Finish, Outcome, Shared};
 use crate::engine::backoff::{decide, Retry};
 use crate::engine::error::EngineResult;
 use crate::engine::job::RawJob;
 use crate::engine::now_ms;
-use crate::engine::options::{parse_backoff, Backoff, KeepJobs};
-
-#[derive(Debug, Clone)]
-pub struct WorkerSettings {
-    pub name: String,
-    pub concurrency: usize,
-    pub lock_duration_ms: u64,
-    pub lock_renew_ms: u64,
-    /// How long one marker wait may block, in seconds (BullMQ's drainDelay).
-    pub drain_delay_s: f64,
-    pub limiter: Option<(i64, i64)>,
-    pub remove_on_complete: Option<KeepJobs>,
-    pub remove_on_fail: Option<KeepJobs>,
-    pub skip_lock_renewal: bool,
-    pub stalled_interval_ms: u64,
-    pub max_stalled_count: i64,
-    pub skip_stalled_check: bool,
-    /// Minutes of metrics kept per finished state (0: no metrics).
-    pub metrics_max_points: i64,
-}
-
-/// What a processor did with one job, as JS reports it.
-pub enum Outcome {
-    Completed {
-        returnvalue: String,
-    },
-    Failed {
-        reason: String,
-        stacktrace: String,
-        unrecoverable: bool,
-        custom_delay: Option<i64>,
-    },
-    /// RateLimitError: back to wait without counting an attempt.
-    RateLimited,
-    /// The processor moved the job itself (DelayedError and friends).
-    Moved,
-}
-
-pub struct Finish {
-    pub id: String,
-    pub token: String,
-    pub outcome: Outcome,
-}
-
-/// What the engine tells JS; several are merged into one batch per `next`.
-pub enum Delivery {
-    Jobs(Vec<String>),
-    /// Job ids whose result reached Redis, with the script's code (0: ok).
-    Done(Vec<(String, i64)>),
-    Drained,
-    Error(String),
-    LocksLost(Vec<String>),
-    /// Jobs the stalled checker moved back to wait.
-    Stalled(Vec<String>),
-    /// Jobs whose locks were renewed.
-    LocksRenewed(Vec<String>),
-}
-
-struct ActiveJob {
-    token: String,
-    attempts: i64,
-    attempts_made: i64,
-    backoff: Option<Backoff>,
-    lifo: bool,
-    keep_complete: Option<KeepJobs>,
-    keep_fail: Option<KeepJobs>,
-}
-
-impl ActiveJob {
-    /// `opts` are the job's decoded options; the names read here are the
-    /// same before and after decoding.
-    fn from_started(job: &RawJob, token: &str, opts: &serde_json::Value) -> Self {
-        ActiveJob {
-            token: token.to_string(),
-            attempts: opts
-                .get("attempts")
-                .and_then(|a| a.as_i64())
-                .unwrap_or(1)
-                .max(1),
-            attempts_made: job.get("atm").and_then(|a| a.parse().ok()).unwrap_or(0),
-            backoff: parse_backoff(opts.get("backoff")).ok().flatten(),
-            lifo: opts.get("lifo").and_then(|l| l.as_bool()).unwrap_or(false),
-            keep_complete: KeepJobs::parse(opts.get("removeOnComplete"), "removeOnComplete")
-                .ok()
-                .flatten(),
-            keep_fail: KeepJobs::parse(opts.get("removeOnFail"), "removeOnFail")
-                .ok()
-                .flatten(),
-        }
-    }
-}
-
-#[derive(Default)]
-struct Flags {
-    paused: bool,
-    closing: bool,
-    force: bool,
-    running: bool,
-}
-
-pub struct Shared {
-    queue: RedisQueue,
-    settings: WorkerSettings,
-    concurrency: AtomicUsize,
-    token_base: String,
-    token_seq: AtomicU64,
-    /// No job is taken before this time (ms), see `hold`.
-    hold_until_ms: AtomicU64,
-    active: Mutex<HashMap<String, ActiveJob>>,
-    pending: Mutex<Vec<Finish>>,
-    flags: Mutex<Flags>,
-    wake: Notify,
-    out: mpsc::UnboundedSender<Delivery>,
-    finished: Notify,
-}
-
-pub struct RedisWorker {
-    shared: Arc<Shared>,
-    inbox: tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>,
-}
-
-type BlockFuture = Pin<Box<dyn Future<Output = redis::RedisResult<Value>> + Send>>;
-
-fn unique_token_base() -> String {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{:x}-{:x}-{:x}",
-        nanos,
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-impl RedisWorker {
-    pub fn new(queue: RedisQueue, settings: WorkerSettings) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            concurrency: AtomicUsize::new(settings.concurrency.max(1)),
-            queue,
-            settings,
-            token_base: unique_token_base(),
-            token_seq: AtomicU64::new(0),
-            hold_until_ms: AtomicU64::new(0),
-            active: Mutex::new(HashMap::new()),
-            pending: Mutex::new(Vec::new()),
-            flags: Mutex::new(Flags::default()),
-            wake: Notify::new(),
-            out: tx,
-            finished: Notify::new(),
-        });
-        RedisWorker {
-            shared,
-            inbox: tokio::sync::Mutex::new(rx),
-        }
-    }
-
-    /// Starts the worker's tasks (idempotent). Must run inside the runtime.
-    pub fn start(&self) {
-        {
-            let mut flags = self.shared.flags.lock().unwrap();
-            if flags.running || flags.closing {
-                return;
-            }
-            flags.running = true;
-        }
-        let shared = self.shared.clone();
-        tokio::spawn(async move {
-            shared.clone().run().await;
-            shared.flags.lock().unwrap().running = false;
-            shared.finished.notify_waiters();
-            // Wake a pending `next` so that it sees the end.
-            let _ = shared.out.send(Delivery::Done(Vec::new()));
-        });
-        if !self.shared.settings.skip_lock_renewal {
-            tokio::spawn(renew_locks(Arc::downgrade(&self.shared)));
-        }
-        if !self.shared.settings.skip_stalled_check {
-            tokio::spawn(check_stalled(Arc::downgrade(&self.shared)));
-        }
-    }
-
-    pub fn finish(&self, batch: Vec<Finish>) {
-        let (moved, results): (Vec<Finish>, Vec<Finish>) = batch
-            .into_iter()
-            .partition(|f| matches!(f.outcome, Outcome::Moved));
-        if !moved.is_empty() {
-            // Already out of active in Redis: only our bookkeeping is left.
-            let mut active = self.shared.active.lock().unwrap();
-            let done = moved
-                .into_iter()
-                .map(|f| {
-                    active.remove(&f.id);
-                    (f.id, 0)
-                })
-                .collect();
-            let _ = self.shared.out.send(Delivery::Done(done));
-        }
-        self.shared.pending.lock().unwrap().extend(results);
-        self.shared.wake.notify_one();
-    }
-
-    /// Manual processing (`Worker#getNextJob`): starts one job locked with
-    /// `token`, if one is ready, and returns its record.
-    pub async fn fetch_one(&self, token: &str) -> EngineResult<Option<String>> {
-        let mut args = self.shared.worker_args(1);
-        args[3] = token.to_string();
-        args[4] = "-1".to_string();
-        let reply: Value = self.shared.queue.eval(&scripts().fetch, &args).await?;
-        let jobs = reply::started_jobs(&reply::items(&reply)[0]);
-        Ok(self.shared.record_started(&jobs).pop())
-    }
-
-    /// Manual processing: finishes one job (`moveToCompleted`/`moveToFailed`),
-    /// deciding retries as for processed jobs; returns the script's code.
-    pub async fn finish_one(&self, finish: Finish) -> EngineResult<i64> {
-        let (codes, _) = self.shared.finish_script(&[finish], 0).await?;
-        Ok(codes.first().copied().unwrap_or(-1))
-    }
-
-    /// Takes no job for `ms` (after a RateLimitError, or `Worker#rateLimit`).
-    pub fn hold(&self, ms: u64) {
-        let until = now_ms().max(0) as u64 + ms;
-        self.shared
-            .hold_until_ms
-            .fetch_max(until, Ordering::Relaxed);
-        self.shared.wake.notify_one();
-    }
-
-    pub fn set_concurrency(&self, n: usize) {
-        self.shared.concurrency.store(n.max(1), Ordering::Relaxed);
-        self.shared.wake.notify_one();
-    }
-
-    pub fn set_paused(&self, paused: bool) {
-        self.shared.flags.lock().unwrap().paused = paused;
-        self.shared.wake.notify_one();
-    }
-
-    pub fn is_running(&self) -> bool {
-        self.shared.flags.lock().unwrap().running
-    }
-
-    /// Stops fetching; resolves once every result reached Redis (or at once
-    /// with `force`, leaving unfinished jobs to the stalled checker).
-    pub async fn close(&self, force: bool) {
-        let finished = self.shared.finished.notified();
-        {
-            let mut flags = self.shared.flags.lock().unwrap();
-            flags.closing = true;
-            flags.force |= force;
-            if !flags.running {
-                return;
-            }
-        }
-        self.shared.wake.notify_one();
-        finished.await;
-    }
-
-    /// The next batch of deliveries as JSON, or `None` once the worker ended.
-    pub async fn next(&self) -> Option<String> {
-        let mut inbox = self.inbox.lock().await;
-        loop {
-            let mut batch = Vec::new();
-            while let Ok(more) = inbox.try_recv() {
-                batch.push(more);
-            }
-            if batch.is_empty() {
-                // The end notice may have been merged into an earlier batch:
-                // check before waiting for another message.
-                if self.ended() {
-                    return None;
-                }
-                batch.push(inbox.recv().await?);
-                while let Ok(more) = inbox.try_recv() {
-                    batch.push(more);
-                }
-            }
-            if let Some(json) = batch_json(batch) {
-                return Some(json);
-            }
-        }
-    }
-
-    fn ended(&self) -> bool {
-        let flags = self.shared.flags.lock().unwrap();
-        flags.closing && !flags.running
-    }
-}
-
-fn push_json_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
-}
-
-/// `{"jobs":[…],"done":[[id,code]…],"drained":true,"errors":[…],"lost":[…]}`;
-/// `None` when the batch says nothing.
-fn batch_json(batch: Vec<Delivery>) -> Option<String> {
-    let (mut jobs, mut done, mut errors) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut lost, mut stalled, mut renewed) = (Vec::new(), Vec::new(), Vec::new());
-    let mut drained = false;
-    for d in batch {
-        match d {
-            Delivery::Jobs(j) => jobs.extend(j),
-            Delivery::Done(d) => done.extend(d),
-            Delivery::Drained => drained = true,
-            Delivery::Error(e) => errors.push(e),
-            Delivery::LocksLost(l) => lost.extend(l),
-            Delivery::Stalled(ids) => stalled.extend(ids),
-            Delivery::LocksRenewed(ids) => renewed.extend(ids),
-        }
-    }
-    let quiet = jobs.is_empty() && done.is_empty() && errors.is_empty();
-    let notices = lost.is_empty() && stalled.is_empty() && renewed.is_empty();
-    if quiet && notices && !drained {
-        return None;
-    }
-    let mut out = String::with_capacity(64 + jobs.iter().map(String::len).sum::<usize>());
-    out.push_str("{\"jobs\":[");
-    out.push_str(&jobs.join(","));
-    out.push_str("],\"done\":[");
-    for (i, (id, code)) in done.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('[');
-        push_json_str(&mut out, id);
-        out.push_str(&format!(",{code}]"));
-    }
-    out.push(']');
-    push_str_list(&mut out, "errors", &errors);
-    push_str_list(&mut out, "lost", &lost);
-    push_str_list(&mut out, "stalled", &stalled);
-    push_str_list(&mut out, "renewed", &renewed);
-    out.push_str(&format!(",\"drained\":{drained}}}"));
-    Some(out)
-}
-
-/// Appends `,"<key>":["…",…]`.
-fn push_str_list(out: &mut String, key: &str, items: &[String]) {
-    out.push_str(",\"");
-    out.push_str(key);
-    out.push_str("\":[");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_json_str(out, item);
-    }
-    out.push(']');
-}
+use crate::engine::options::KeepJobs;
+use crate::redis::reply::{self, StartedJob};
+use crate::redis::scripts::scripts;
 
 /// What a fetch (alone or after a flush) reported beyond the jobs.
 struct FetchReport {
@@ -396,7 +38,7 @@ impl Shared {
             .saturating_sub(active)
     }
 
-    fn worker_args(&self, fetch: usize) -> Vec<String> {
+    pub(super) fn worker_args(&self, fetch: usize) -> Vec<String> {
         let s = &self.settings;
         let seq = self.token_seq.fetch_add(fetch as u64, Ordering::Relaxed);
         let (max, duration) = s.limiter.unwrap_or((0, 0));
@@ -414,7 +56,7 @@ impl Shared {
     }
 
     /// Records started jobs as active; returns their JSON records.
-    fn record_started(&self, jobs: &[StartedJob]) -> Vec<String> {
+    pub(super) fn record_started(&self, jobs: &[StartedJob]) -> Vec<String> {
         let mut out = Vec::with_capacity(jobs.len());
         let mut active = self.active.lock().unwrap();
         for job in jobs {
@@ -541,7 +183,7 @@ impl Shared {
 
     /// Runs the finish script for `batch` (starting up to `fetch` new jobs);
     /// returns each job's code and the script's reply.
-    async fn finish_script(
+    pub(super) async fn finish_script(
         &self,
         batch: &[Finish],
         fetch: usize,
@@ -634,7 +276,7 @@ impl Shared {
         pending.extend(newer);
     }
 
-    async fn run(self: Arc<Self>) {
+    pub(super) async fn run(self: Arc<Self>) {
         let mut state = LoopState {
             need_fetch: true,
             ..LoopState::default()
@@ -786,91 +428,4 @@ struct LoopState {
     wait_until_ms: f64,
     next_due: Option<f64>,
     failures: u32,
-}
-
-/// Runs the stalled-job check at start and every `stalled_interval_ms`; the
-/// `stalled-check` key makes one worker per interval do it for the queue.
-async fn check_stalled(shared: std::sync::Weak<Shared>) {
-    loop {
-        let Some(s) = shared.upgrade() else { return };
-        if !s.flags.lock().unwrap().running {
-            return;
-        }
-        let args = vec![
-            s.queue.keys.base.clone(),
-            now_ms().to_string(),
-            s.settings.max_stalled_count.to_string(),
-            s.settings.stalled_interval_ms.to_string(),
-        ];
-        match s.queue.eval::<Vec<String>>(&scripts().stalled, &args).await {
-            Ok(ids) if !ids.is_empty() => {
-                let _ = s.out.send(Delivery::Stalled(ids));
-                // Recovered jobs are waiting: look for them now.
-                s.wake.notify_one();
-            }
-            Ok(_) => {}
-            Err(e) => {
-                let _ = s
-                    .out
-                    .send(Delivery::Error(format!("stalled-job check failed: {e}")));
-            }
-        }
-        let period = Duration::from_millis(s.settings.stalled_interval_ms.max(1));
-        drop(s);
-        tokio::time::sleep(period).await;
-    }
-}
-
-/// Renews the locks of every active job in one call per period.
-async fn renew_locks(shared: std::sync::Weak<Shared>) {
-    loop {
-        let period = match shared.upgrade() {
-            Some(s) => Duration::from_millis(s.settings.lock_renew_ms.max(1)),
-            None => return,
-        };
-        tokio::time::sleep(period).await;
-        let Some(s) = shared.upgrade() else { return };
-        if !s.flags.lock().unwrap().running {
-            return;
-        }
-        let mut args = vec![
-            s.queue.keys.base.clone(),
-            s.settings.lock_duration_ms.to_string(),
-        ];
-        {
-            let active = s.active.lock().unwrap();
-            if active.is_empty() {
-                continue;
-            }
-            for (id, job) in active.iter() {
-                args.push(id.clone());
-                args.push(job.token.clone());
-            }
-        }
-        match s
-            .queue
-            .eval::<Vec<String>>(&scripts().extend_locks, &args)
-            .await
-        {
-            Ok(lost) => {
-                let renewed: Vec<String> = args[2..]
-                    .iter()
-                    .step_by(2)
-                    .filter(|id| !lost.contains(id))
-                    .cloned()
-                    .collect();
-                if !renewed.is_empty() {
-                    let _ = s.out.send(Delivery::LocksRenewed(renewed));
-                }
-                if !lost.is_empty() {
-                    let _ = s.out.send(Delivery::LocksLost(lost));
-                }
-            }
-            Err(e) => {
-                let _ = s
-                    .out
-                    .send(Delivery::Error(format!("could not renew job locks: {e}")));
-            }
-        }
-    }
 }
