@@ -151,7 +151,10 @@ describe('sseResponse', { skip }, () => {
         await cycles(2000);
         const before = await settle();
         await cycles(10000);
-        const after = await settle();
+        // Cancelled streams are released by tasks that may still be queued on a busy machine:
+        // give them a few seconds. A leak never comes back down; slow release does.
+        let after = await settle();
+        for (let i = 0; i < 20 && after - before > 1e6; i++) after = Math.min(after, await settle());
         console.log(JSON.stringify({ grownMb: (after - before) / 1e6 }));
         await queue.close();
       })();`;
