@@ -5,7 +5,8 @@ use super::js_error;
 use super::queue::open_queue;
 use crate::engine::error::EngineError;
 use crate::engine::options::KeepJobs;
-use crate::redis::worker::{Finish, Outcome, RedisWorker, WorkerSettings};
+use crate::engine::worker::{Finish, Outcome, WorkerSettings};
+use crate::redis::worker::RedisWorker;
 
 #[napi]
 pub struct NativeWorker {
@@ -137,7 +138,7 @@ impl NativeWorker {
     /// Results of processed jobs (see `parse_finishes`), flushed in batches.
     #[napi]
     pub fn finish(&self, flat: Vec<String>) -> napi::Result<()> {
-        self.inner.finish(parse_finishes(flat)?);
+        self.inner.core().finish(parse_finishes(flat)?);
         Ok(())
     }
 
@@ -163,26 +164,26 @@ impl NativeWorker {
     /// Takes no job for `ms` milliseconds.
     #[napi]
     pub fn hold(&self, ms: f64) {
-        self.inner.hold(ms.max(0.0) as u64);
+        self.inner.core().hold(ms.max(0.0) as u64);
     }
 
     #[napi]
     pub fn set_concurrency(&self, n: u32) {
-        self.inner.set_concurrency(n as usize);
+        self.inner.core().set_concurrency(n as usize);
     }
 
     #[napi]
     pub fn set_paused(&self, paused: bool) {
-        self.inner.set_paused(paused);
+        self.inner.core().set_paused(paused);
     }
 
     #[napi]
     pub fn is_running(&self) -> bool {
-        self.inner.is_running()
+        self.inner.core().is_running()
     }
 
     #[napi]
     pub async fn close(&self, force: bool) {
-        self.inner.close(force).await;
+        self.inner.core().close(force).await;
     }
 }

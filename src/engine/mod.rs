@@ -6,6 +6,7 @@ pub mod error;
 pub mod job;
 pub mod keys;
 pub mod options;
+pub mod worker;
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

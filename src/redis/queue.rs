@@ -6,7 +6,6 @@ use redis::aio::MultiplexedConnection;
 use redis::{FromRedisValue, Script, Value};
 
 use super::connection::Endpoint;
-use super::reply;
 use super::scripts::scripts;
 use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::job::{pair_fields, RawJob};
@@ -360,5 +359,3 @@ impl RedisQueue {
         Ok(())
     }
 }
-
-pub use reply::StartedJob;

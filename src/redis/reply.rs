@@ -43,11 +43,7 @@ pub fn strings(v: &Value) -> Vec<String> {
 }
 
 /// A job started by a fetch: id, lock token, and its hash as field pairs.
-pub struct StartedJob {
-    pub id: String,
-    pub token: String,
-    pub fields: Vec<(String, String)>,
-}
+pub use crate::engine::worker::StartedJob;
 
 pub fn started_jobs(v: &Value) -> Vec<StartedJob> {
     items(v)

@@ -9,12 +9,11 @@ use redis::aio::MultiplexedConnection;
 use redis::Value;
 use tokio::task::JoinSet;
 
-use super::{ActiveJob, BlockFuture, Delivery, Finish, Outcome, Shared};
-use crate::engine::backoff::{decide, Retry};
+use super::{BlockFuture, Shared};
 use crate::engine::error::EngineResult;
-use crate::engine::job::RawJob;
 use crate::engine::now_ms;
 use crate::engine::options::KeepJobs;
+use crate::engine::worker::{Action, Delivery, Finish};
 use crate::redis::reply::{self, StartedJob};
 use crate::redis::scripts::scripts;
 
@@ -26,21 +25,9 @@ struct FetchReport {
 }
 
 impl Shared {
-    fn free_slots(&self) -> usize {
-        let flags = self.flags.lock().unwrap();
-        if flags.paused || flags.closing {
-            return 0;
-        }
-        drop(flags);
-        let active = self.active.lock().unwrap().len();
-        self.concurrency
-            .load(Ordering::Relaxed)
-            .saturating_sub(active)
-    }
-
     pub(super) fn worker_args(&self, fetch: usize) -> Vec<String> {
         let s = &self.settings;
-        let seq = self.token_seq.fetch_add(fetch as u64, Ordering::Relaxed);
+        let seq = self.reserve_tokens(fetch);
         let (max, duration) = s.limiter.unwrap_or((0, 0));
         vec![
             self.queue.keys.base.clone(),
@@ -53,28 +40,6 @@ impl Shared {
             max.to_string(),
             duration.to_string(),
         ]
-    }
-
-    /// Records started jobs as active; returns their JSON records.
-    pub(super) fn record_started(&self, jobs: &[StartedJob]) -> Vec<String> {
-        let mut out = Vec::with_capacity(jobs.len());
-        let mut active = self.active.lock().unwrap();
-        for job in jobs {
-            let raw = RawJob {
-                id: &job.id,
-                fields: &job.fields,
-            };
-            // Parsed once: the retry bookkeeping and the record for JS share it.
-            let opts = raw.opts();
-            active.insert(
-                job.id.clone(),
-                ActiveJob::from_started(&raw, &job.token, &opts),
-            );
-            let mut json = String::with_capacity(256);
-            raw.write_json_with(&mut json, Some(&job.token), &opts);
-            out.push(json);
-        }
-        out
     }
 
     /// Records started jobs as active and hands them to JS.
@@ -108,66 +73,37 @@ impl Shared {
 
     /// Script arguments for one finished job, deciding retries on the way.
     fn finish_args(&self, f: &Finish, args: &mut Vec<String>) {
-        let active = self.active.lock().unwrap();
-        let job = active.get(&f.id);
-        let attempts = job.map(|j| j.attempts).unwrap_or(1);
-        let s = &self.settings;
-        let (action, value, stack, keep, extra) = match &f.outcome {
-            Outcome::RateLimited | Outcome::Moved => {
-                ("wait", String::new(), String::new(), None, String::new())
-            }
-            Outcome::Completed { returnvalue } => {
-                let keep = job.and_then(|j| j.keep_complete).or(s.remove_on_complete);
-                (
-                    "completed",
-                    returnvalue.clone(),
-                    String::new(),
-                    keep,
-                    String::new(),
-                )
-            }
-            Outcome::Failed {
+        let none = KeepJobs::ALL;
+        let (action, value, stack, keep, attempts, extra) = match self.action_for(f) {
+            Action::Wait => ("wait", String::new(), String::new(), none, 1, String::new()),
+            Action::Completed { returnvalue, keep } => (
+                "completed",
+                returnvalue,
+                String::new(),
+                keep,
+                1,
+                String::new(),
+            ),
+            Action::Failed {
                 reason,
                 stacktrace,
-                unrecoverable,
-                custom_delay,
+                keep,
+                attempts,
+            } => ("failed", reason, stacktrace, keep, attempts, String::new()),
+            Action::Retry {
+                reason,
+                stacktrace,
+                lifo,
             } => {
-                let made = job.map(|j| j.attempts_made).unwrap_or(0) + 1;
-                let backoff = job.and_then(|j| j.backoff.as_ref());
-                let keep = job.and_then(|j| j.keep_fail).or(s.remove_on_fail);
-                match decide(attempts, made, backoff, *unrecoverable, *custom_delay) {
-                    Retry::Fail => (
-                        "failed",
-                        reason.clone(),
-                        stacktrace.clone(),
-                        keep,
-                        String::new(),
-                    ),
-                    Retry::After(0) => {
-                        let lifo = if job.map(|j| j.lifo).unwrap_or(false) {
-                            "1"
-                        } else {
-                            "0"
-                        };
-                        (
-                            "retry",
-                            reason.clone(),
-                            stacktrace.clone(),
-                            keep,
-                            lifo.to_string(),
-                        )
-                    }
-                    Retry::After(ms) => (
-                        "delay",
-                        reason.clone(),
-                        stacktrace.clone(),
-                        keep,
-                        ms.to_string(),
-                    ),
-                }
+                let lifo = if lifo { "1" } else { "0" };
+                ("retry", reason, stacktrace, none, 1, lifo.to_string())
             }
+            Action::Delay {
+                reason,
+                stacktrace,
+                delay_ms,
+            } => ("delay", reason, stacktrace, none, 1, delay_ms.to_string()),
         };
-        let keep = keep.unwrap_or(KeepJobs::ALL);
         args.extend([
             f.id.clone(),
             f.token.clone(),

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use super::{Delivery, Shared};
+use super::Shared;
 use crate::engine::now_ms;
+use crate::engine::worker::Delivery;
 use crate::redis::scripts::scripts;
 
 /// Runs the stalled-job check at start and every `stalled_interval_ms`; the

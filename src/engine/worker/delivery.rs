@@ -8,7 +8,7 @@ fn push_json_str(out: &mut String, s: &str) {
 
 /// `{"jobs":[…],"done":[[id,code]…],"drained":true,"errors":[…],"lost":[…]}`;
 /// `None` when the batch says nothing.
-pub(super) fn batch_json(batch: Vec<Delivery>) -> Option<String> {
+pub(crate) fn batch_json(batch: Vec<Delivery>) -> Option<String> {
     let (mut jobs, mut done, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     let (mut lost, mut stalled, mut renewed) = (Vec::new(), Vec::new(), Vec::new());
     let mut drained = false;

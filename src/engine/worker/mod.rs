@@ -1,0 +1,401 @@
+//! What every backend's Worker shares: its settings, the jobs it holds, the
+//! results JS hands back, how a failed attempt is decided (retry, delay,
+//! fail), and the batches of deliveries JS receives through `next`.
+//! A backend adds the loop that fetches and finishes jobs, and its timers.
+
+mod delivery;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use tokio::sync::{mpsc, Notify};
+
+use super::backoff::{decide, Retry};
+use super::job::RawJob;
+use super::now_ms;
+use super::options::{parse_backoff, Backoff, KeepJobs};
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub name: String,
+    pub concurrency: usize,
+    pub lock_duration_ms: u64,
+    pub lock_renew_ms: u64,
+    /// How long one marker wait may block, in seconds (BullMQ's drainDelay).
+    pub drain_delay_s: f64,
+    pub limiter: Option<(i64, i64)>,
+    pub remove_on_complete: Option<KeepJobs>,
+    pub remove_on_fail: Option<KeepJobs>,
+    pub skip_lock_renewal: bool,
+    pub stalled_interval_ms: u64,
+    pub max_stalled_count: i64,
+    pub skip_stalled_check: bool,
+    /// Minutes of metrics kept per finished state (0: no metrics).
+    pub metrics_max_points: i64,
+}
+
+/// What a processor did with one job, as JS reports it.
+pub enum Outcome {
+    Completed {
+        returnvalue: String,
+    },
+    Failed {
+        reason: String,
+        stacktrace: String,
+        unrecoverable: bool,
+        custom_delay: Option<i64>,
+    },
+    /// RateLimitError: back to wait without counting an attempt.
+    RateLimited,
+    /// The processor moved the job itself (DelayedError and friends).
+    Moved,
+}
+
+pub struct Finish {
+    pub id: String,
+    pub token: String,
+    pub outcome: Outcome,
+}
+
+/// What becomes of a job whose result arrived, once retries are decided.
+pub enum Action {
+    Completed {
+        returnvalue: String,
+        keep: KeepJobs,
+    },
+    Failed {
+        reason: String,
+        stacktrace: String,
+        keep: KeepJobs,
+        /// The job's attempts option, for `retries-exhausted`.
+        attempts: i64,
+    },
+    /// Back to wait at once after a failed attempt.
+    Retry {
+        reason: String,
+        stacktrace: String,
+        lifo: bool,
+    },
+    /// Delayed by backoff after a failed attempt.
+    Delay {
+        reason: String,
+        stacktrace: String,
+        delay_ms: i64,
+    },
+    /// Rate limited: back to wait, no attempt counted.
+    Wait,
+}
+
+/// What the engine tells JS; several are merged into one batch per `next`.
+pub enum Delivery {
+    Jobs(Vec<String>),
+    /// Job ids whose result was stored, with the backend's code (0: ok).
+    Done(Vec<(String, i64)>),
+    Drained,
+    Error(String),
+    LocksLost(Vec<String>),
+    /// Jobs the stalled checker moved back to wait.
+    Stalled(Vec<String>),
+    /// Jobs whose locks were renewed.
+    LocksRenewed(Vec<String>),
+}
+
+pub struct ActiveJob {
+    pub token: String,
+    attempts: i64,
+    attempts_made: i64,
+    backoff: Option<Backoff>,
+    lifo: bool,
+    keep_complete: Option<KeepJobs>,
+    keep_fail: Option<KeepJobs>,
+}
+
+impl ActiveJob {
+    /// `opts` are the job's decoded options; the names read here are the
+    /// same before and after decoding.
+    fn from_started(job: &RawJob, token: &str, opts: &serde_json::Value) -> Self {
+        ActiveJob {
+            token: token.to_string(),
+            attempts: opts
+                .get("attempts")
+                .and_then(|a| a.as_i64())
+                .unwrap_or(1)
+                .max(1),
+            attempts_made: job.get("atm").and_then(|a| a.parse().ok()).unwrap_or(0),
+            backoff: parse_backoff(opts.get("backoff")).ok().flatten(),
+            lifo: opts.get("lifo").and_then(|l| l.as_bool()).unwrap_or(false),
+            keep_complete: KeepJobs::parse(opts.get("removeOnComplete"), "removeOnComplete")
+                .ok()
+                .flatten(),
+            keep_fail: KeepJobs::parse(opts.get("removeOnFail"), "removeOnFail")
+                .ok()
+                .flatten(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Flags {
+    pub paused: bool,
+    pub closing: bool,
+    pub force: bool,
+    pub running: bool,
+}
+
+/// A started job as a backend hands it over: id, token and hash fields.
+pub struct StartedJob {
+    pub id: String,
+    pub token: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The backend-neutral half of a Worker.
+pub struct WorkerCore {
+    pub settings: WorkerSettings,
+    pub concurrency: AtomicUsize,
+    pub token_base: String,
+    token_seq: AtomicU64,
+    /// No job is taken before this time (ms), see `hold`.
+    pub hold_until_ms: AtomicU64,
+    pub active: Mutex<HashMap<String, ActiveJob>>,
+    pub pending: Mutex<Vec<Finish>>,
+    pub flags: Mutex<Flags>,
+    /// Rings when results arrive or a setting changes.
+    pub wake: Notify,
+    pub out: mpsc::UnboundedSender<Delivery>,
+    /// Rings when the loop has ended.
+    pub finished: Notify,
+}
+
+fn unique_token_base() -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:x}-{:x}-{:x}",
+        nanos,
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// JS's end of a worker: where `next` reads its deliveries.
+pub struct Inbox(tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>);
+
+impl WorkerCore {
+    pub fn new(settings: WorkerSettings) -> (WorkerCore, Inbox) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let core = WorkerCore {
+            concurrency: AtomicUsize::new(settings.concurrency.max(1)),
+            settings,
+            token_base: unique_token_base(),
+            token_seq: AtomicU64::new(0),
+            hold_until_ms: AtomicU64::new(0),
+            active: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Vec::new()),
+            flags: Mutex::new(Flags::default()),
+            wake: Notify::new(),
+            out: tx,
+            finished: Notify::new(),
+        };
+        (core, Inbox(tokio::sync::Mutex::new(rx)))
+    }
+
+    /// Reserves `count` lock tokens: `token_base:seq+1` … `token_base:seq+count`.
+    pub fn reserve_tokens(&self, count: usize) -> u64 {
+        self.token_seq.fetch_add(count as u64, Ordering::Relaxed)
+    }
+
+    /// Marks the loop as running; false if it already runs or is closing.
+    pub fn begin(&self) -> bool {
+        let mut flags = self.flags.lock().unwrap();
+        if flags.running || flags.closing {
+            return false;
+        }
+        flags.running = true;
+        true
+    }
+
+    /// Called by the loop's task when it returns.
+    pub fn ended_loop(&self) {
+        self.flags.lock().unwrap().running = false;
+        self.finished.notify_waiters();
+        // Wake a pending `next` so that it sees the end.
+        let _ = self.out.send(Delivery::Done(Vec::new()));
+    }
+
+    pub fn free_slots(&self) -> usize {
+        let flags = self.flags.lock().unwrap();
+        if flags.paused || flags.closing {
+            return 0;
+        }
+        drop(flags);
+        let active = self.active.lock().unwrap().len();
+        self.concurrency
+            .load(Ordering::Relaxed)
+            .saturating_sub(active)
+    }
+
+    /// Records started jobs as active; returns their JSON records.
+    pub fn record_started(&self, jobs: &[StartedJob]) -> Vec<String> {
+        let mut out = Vec::with_capacity(jobs.len());
+        let mut active = self.active.lock().unwrap();
+        for job in jobs {
+            let raw = RawJob {
+                id: &job.id,
+                fields: &job.fields,
+            };
+            // Parsed once: the retry bookkeeping and the record for JS share it.
+            let opts = raw.opts();
+            active.insert(
+                job.id.clone(),
+                ActiveJob::from_started(&raw, &job.token, &opts),
+            );
+            let mut json = String::with_capacity(256);
+            raw.write_json_with(&mut json, Some(&job.token), &opts);
+            out.push(json);
+        }
+        out
+    }
+
+    /// Decides what becomes of a finished job: retries, backoff and the
+    /// removeOn* options of the job, else of the worker.
+    pub fn action_for(&self, f: &Finish) -> Action {
+        let active = self.active.lock().unwrap();
+        let job = active.get(&f.id);
+        let s = &self.settings;
+        match &f.outcome {
+            Outcome::RateLimited | Outcome::Moved => Action::Wait,
+            Outcome::Completed { returnvalue } => Action::Completed {
+                returnvalue: returnvalue.clone(),
+                keep: job
+                    .and_then(|j| j.keep_complete)
+                    .or(s.remove_on_complete)
+                    .unwrap_or(KeepJobs::ALL),
+            },
+            Outcome::Failed {
+                reason,
+                stacktrace,
+                unrecoverable,
+                custom_delay,
+            } => {
+                let attempts = job.map(|j| j.attempts).unwrap_or(1);
+                let made = job.map(|j| j.attempts_made).unwrap_or(0) + 1;
+                let backoff = job.and_then(|j| j.backoff.as_ref());
+                let (reason, stacktrace) = (reason.clone(), stacktrace.clone());
+                match decide(attempts, made, backoff, *unrecoverable, *custom_delay) {
+                    Retry::Fail => Action::Failed {
+                        reason,
+                        stacktrace,
+                        keep: job
+                            .and_then(|j| j.keep_fail)
+                            .or(s.remove_on_fail)
+                            .unwrap_or(KeepJobs::ALL),
+                        attempts,
+                    },
+                    Retry::After(0) => Action::Retry {
+                        reason,
+                        stacktrace,
+                        lifo: job.map(|j| j.lifo).unwrap_or(false),
+                    },
+                    Retry::After(delay_ms) => Action::Delay {
+                        reason,
+                        stacktrace,
+                        delay_ms,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Takes JS's results. Jobs the processor moved itself are done at once;
+    /// the rest wait for the loop to store them.
+    pub fn finish(&self, batch: Vec<Finish>) {
+        let (moved, results): (Vec<Finish>, Vec<Finish>) = batch
+            .into_iter()
+            .partition(|f| matches!(f.outcome, Outcome::Moved));
+        if !moved.is_empty() {
+            let mut active = self.active.lock().unwrap();
+            let done = moved
+                .into_iter()
+                .map(|f| {
+                    active.remove(&f.id);
+                    (f.id, 0)
+                })
+                .collect();
+            let _ = self.out.send(Delivery::Done(done));
+        }
+        self.pending.lock().unwrap().extend(results);
+        self.wake.notify_one();
+    }
+
+    /// Takes no job for `ms` (after a RateLimitError, or `Worker#rateLimit`).
+    pub fn hold(&self, ms: u64) {
+        let until = now_ms().max(0) as u64 + ms;
+        self.hold_until_ms.fetch_max(until, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    pub fn set_concurrency(&self, n: usize) {
+        self.concurrency.store(n.max(1), Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.flags.lock().unwrap().paused = paused;
+        self.wake.notify_one();
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.flags.lock().unwrap().running
+    }
+
+    /// Stops fetching; resolves once every result was stored (or at once
+    /// with `force`, leaving unfinished jobs to the stalled checker).
+    pub async fn close(&self, force: bool) {
+        let finished = self.finished.notified();
+        {
+            let mut flags = self.flags.lock().unwrap();
+            flags.closing = true;
+            flags.force |= force;
+            if !flags.running {
+                return;
+            }
+        }
+        self.wake.notify_one();
+        finished.await;
+    }
+
+    fn ended(&self) -> bool {
+        let flags = self.flags.lock().unwrap();
+        flags.closing && !flags.running
+    }
+
+    /// The next batch of deliveries as JSON, or `None` once the worker ended.
+    pub async fn next(&self, inbox: &Inbox) -> Option<String> {
+        let mut inbox = inbox.0.lock().await;
+        loop {
+            let mut batch = Vec::new();
+            while let Ok(more) = inbox.try_recv() {
+                batch.push(more);
+            }
+            if batch.is_empty() {
+                // The end notice may have been merged into an earlier batch:
+                // check before waiting for another message.
+                if self.ended() {
+                    return None;
+                }
+                batch.push(inbox.recv().await?);
+                while let Ok(more) = inbox.try_recv() {
+                    batch.push(more);
+                }
+            }
+            if let Some(json) = delivery::batch_json(batch) {
+                return Some(json);
+            }
+        }
+    }
+}
