@@ -79,7 +79,8 @@ export interface Telemetry<Context = any> {
 // ---------------------------------------------------------------------------
 
 export interface QueueBaseOptions {
-  connection: ConnectionOptions;
+  /** bullrush: optional; without it (and without REDIS_URL) queues run in this process. */
+  connection?: ConnectionOptions;
   /** Key prefix, default 'bull'. */
   prefix?: string;
   blockingConnection?: boolean;
@@ -937,7 +938,12 @@ export interface QueueDepths {
 
 export interface HealthReport {
   status: 'ok' | 'unhealthy';
-  redis: { connected: boolean; latencyMs: number | null; error?: string };
+  /** 'memory' when the queues run in this process (connection 'memory://', or no Redis configured). */
+  backend: 'redis' | 'memory';
+  /** Null for the embedded engine. */
+  redis: { connected: boolean; latencyMs: number | null; error?: string } | null;
+  /** Why the report is unhealthy, for the embedded engine. */
+  error?: string;
   queues: Record<string, QueueDepths>;
 }
 

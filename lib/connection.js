@@ -1,9 +1,23 @@
 'use strict';
 
 // Turns every connection form BullMQ accepts into one redis:// URL, which the
-// Rust side uses as the key of its shared, process-wide connection.
+// Rust side uses as the key of its shared, process-wide connection; or into
+// memory:// for the embedded engine.
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+const MEMORY_URL = 'memory://';
+
+let warnedMemory = false;
+function warnMemoryOnce() {
+  if (warnedMemory) return;
+  warnedMemory = true;
+  process.emitWarning(
+    'no connection given and REDIS_URL is not set: bullrush runs its queues in this process ' +
+      "(jobs live in this process only and are lost when it exits). Pass connection: 'memory://' " +
+      'to choose this explicitly, or a Redis connection / REDIS_URL to share queues between processes.',
+    { code: 'BULLRUSH_EMBEDDED' },
+  );
+}
 
 function isIORedisLike(value) {
   return (
@@ -46,16 +60,23 @@ function urlFromOptions(o) {
 function resolveConnection(opts = {}) {
   let connection = opts.connection;
   if (connection === undefined || connection === null) {
-    connection = process.env.REDIS_URL || { host: '127.0.0.1', port: 6379 };
+    connection = process.env.REDIS_URL;
+    if (!connection) {
+      warnMemoryOnce();
+      connection = MEMORY_URL;
+    }
   }
   let url;
   if (typeof connection === 'string') {
-    if (!/^rediss?:\/\//.test(connection)) {
+    if (connection === MEMORY_URL) {
+      url = MEMORY_URL;
+    } else if (!/^rediss?:\/\//.test(connection)) {
       throw new TypeError(
-        `connection must be a redis:// or rediss:// URL, an options object or an ioredis instance (got '${connection}')`,
+        `connection must be a redis:// or rediss:// URL, '${MEMORY_URL}', an options object or an ioredis instance (got '${connection}')`,
       );
+    } else {
+      url = connection;
     }
-    url = connection;
   } else if (typeof connection === 'object' && typeof connection.url === 'string') {
     url = resolveConnection({ connection: connection.url }).url;
   } else if (isIORedisLike(connection)) {
@@ -73,4 +94,4 @@ function resolveConnection(opts = {}) {
   return { url, commandTimeout: Math.ceil(commandTimeout) };
 }
 
-module.exports = { resolveConnection };
+module.exports = { resolveConnection, MEMORY_URL };

@@ -4,6 +4,7 @@
 // depth of each queue; an unreachable Redis is reported, never waited on.
 
 const { call } = require('./native');
+const { MEMORY_URL } = require('./connection');
 
 function within(promise, ms, what) {
   let timer;
@@ -14,19 +15,28 @@ function within(promise, ms, what) {
 }
 
 /**
- * `{ status: 'ok' | 'unhealthy', redis: { connected, latencyMs, error? },
+ * `{ status: 'ok' | 'unhealthy', backend: 'redis' | 'memory',
+ *    redis: { connected, latencyMs, error? } (null for the embedded engine),
  *    queues: { <name>: { waiting, active, delayed, prioritized, failed, completed, paused } } }`
  */
 async function health(queues, opts = {}) {
   const list = Array.isArray(queues) ? queues : [queues];
   if (list.length === 0) throw new TypeError('health() needs at least one Queue');
   const timeoutMs = opts.timeoutMs ?? 2000;
-  const report = { status: 'ok', redis: { connected: false, latencyMs: null }, queues: {} };
+  const embedded = list[0].connection.url === MEMORY_URL;
+  const report = {
+    status: 'ok',
+    backend: embedded ? 'memory' : 'redis',
+    redis: embedded ? null : { connected: false, latencyMs: null },
+    queues: {},
+  };
   try {
-    const started = process.hrtime.bigint();
-    await within(call(list[0].native.ping()), timeoutMs, 'Redis');
-    report.redis.connected = true;
-    report.redis.latencyMs = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
+    if (!embedded) {
+      const started = process.hrtime.bigint();
+      await within(call(list[0].native.ping()), timeoutMs, 'Redis');
+      report.redis.connected = true;
+      report.redis.latencyMs = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
+    }
     const depths = await within(
       Promise.all(
         list.map(async (queue) => {
@@ -43,7 +53,8 @@ async function health(queues, opts = {}) {
     report.queues = Object.fromEntries(depths);
   } catch (err) {
     report.status = 'unhealthy';
-    report.redis.error = err.message;
+    if (report.redis) report.redis.error = err.message;
+    else report.error = err.message;
   }
   return report;
 }

@@ -3,18 +3,32 @@ use std::sync::{Arc, OnceLock};
 
 use napi_derive::napi;
 
-use super::queue::open_queue;
+use super::queue::{open_queue, Backend};
+use crate::memory::events::MemorySubscription;
 use crate::redis::events::Subscription;
-use crate::redis::queue::RedisQueue;
+
+enum AnySubscription {
+    Redis(Subscription),
+    Memory(Arc<MemorySubscription>),
+}
 
 /// One QueueEvents' subscription to its queue's shared events reader.
 #[napi]
 pub struct NativeEvents {
-    queue: Arc<RedisQueue>,
-    subscription: OnceLock<Subscription>,
+    queue: Backend,
+    subscription: OnceLock<AnySubscription>,
     /// Closing may come before `start` has run (a client that left at once):
     /// `start` then closes what it opened.
     closed: AtomicBool,
+}
+
+impl AnySubscription {
+    fn close(&self) {
+        match self {
+            AnySubscription::Redis(s) => s.close(),
+            AnySubscription::Memory(s) => s.close(),
+        }
+    }
 }
 
 #[napi]
@@ -27,7 +41,7 @@ impl NativeEvents {
         command_timeout_ms: u32,
     ) -> napi::Result<Self> {
         Ok(NativeEvents {
-            queue: Arc::new(open_queue(&url, &prefix, &name, command_timeout_ms)?),
+            queue: open_queue(&url, &prefix, &name, command_timeout_ms)?,
             subscription: OnceLock::new(),
             closed: AtomicBool::new(false),
         })
@@ -41,26 +55,32 @@ impl NativeEvents {
         if self.closed.load(Ordering::SeqCst) {
             return;
         }
-        let subscription = self.subscription.get_or_init(|| {
-            Subscription::open(
-                self.queue.clone(),
+        let subscription = self.subscription.get_or_init(|| match &self.queue {
+            Backend::Redis(q) => AnySubscription::Redis(Subscription::open(
+                q.clone(),
                 &last_event_id,
                 blocking_timeout_ms as u64,
-            )
+            )),
+            Backend::Memory(q) => {
+                AnySubscription::Memory(MemorySubscription::open(q.clone(), &last_event_id))
+            }
         });
         if self.closed.load(Ordering::SeqCst) {
             subscription.close();
             return;
         }
-        subscription
-            .ready(self.queue.endpoint.command_timeout())
-            .await;
+        if let (AnySubscription::Redis(s), Backend::Redis(q)) = (subscription, &self.queue) {
+            s.ready(q.endpoint.command_timeout()).await;
+        }
     }
 
     /// `{"entries":[[id,[field,value,…]],…],"errors":[…]}`; null once closed.
     #[napi]
     pub async fn next(&self) -> Option<String> {
-        self.subscription.get()?.next().await
+        match self.subscription.get()? {
+            AnySubscription::Redis(s) => s.next().await,
+            AnySubscription::Memory(s) => s.next().await,
+        }
     }
 
     #[napi]

@@ -8,24 +8,49 @@ use crate::engine::error::EngineError;
 use crate::engine::keys::QueueKeys;
 use crate::engine::now_ms;
 use crate::engine::options::parse_job_options;
+use crate::memory::MemoryQueue;
 use crate::redis::connection::Endpoint;
 use crate::redis::queue::{NewJob, RedisQueue};
 
+/// Where a queue lives: Redis, or this process (`memory://`).
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Redis(Arc<RedisQueue>),
+    Memory(MemoryQueue),
+}
+
+/// Runs the same call on whichever backend holds the queue; both backends
+/// have the same method names, arguments and results.
+macro_rules! on_backend {
+    ($backend:expr, $q:ident => $call:expr) => {
+        match $backend {
+            $crate::binding::queue::Backend::Redis($q) => $call,
+            $crate::binding::queue::Backend::Memory($q) => $call,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 #[napi]
 pub struct NativeQueue {
-    pub(crate) inner: Arc<RedisQueue>,
+    pub(crate) inner: Backend,
 }
+
+pub(crate) const MEMORY_URL: &str = "memory://";
 
 pub(crate) fn open_queue(
     url: &str,
     prefix: &str,
     name: &str,
     timeout_ms: u32,
-) -> napi::Result<RedisQueue> {
+) -> napi::Result<Backend> {
     let keys = QueueKeys::new(prefix, name).map_err(js_error)?;
+    if url == MEMORY_URL {
+        return Ok(Backend::Memory(MemoryQueue::open(keys)));
+    }
     let endpoint =
         Endpoint::get(url, Duration::from_millis(timeout_ms.max(1) as u64)).map_err(js_error)?;
-    Ok(RedisQueue::new(endpoint, keys))
+    Ok(Backend::Redis(Arc::new(RedisQueue::new(endpoint, keys))))
 }
 
 #[napi]
@@ -38,7 +63,7 @@ impl NativeQueue {
         command_timeout_ms: u32,
     ) -> napi::Result<Self> {
         Ok(NativeQueue {
-            inner: Arc::new(open_queue(&url, &prefix, &name, command_timeout_ms)?),
+            inner: open_queue(&url, &prefix, &name, command_timeout_ms)?,
         })
     }
 
@@ -68,12 +93,12 @@ impl NativeQueue {
             let opts = parse_job_options(&value, timestamp).map_err(js_error)?;
             jobs.push(NewJob { name, data, opts });
         }
-        self.inner.add(&jobs).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.add(&jobs).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn counts(&self, states: Vec<String>) -> napi::Result<Vec<i64>> {
-        self.inner.counts(&states).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.counts(&states).await).map_err(js_error)
     }
 
     /// Jobs in the given states as a JSON array.
@@ -85,12 +110,9 @@ impl NativeQueue {
         end: i64,
         asc: bool,
     ) -> napi::Result<String> {
-        let ids = self
-            .inner
-            .ranges(&states, start, end, asc)
-            .await
+        let ids = on_backend!(&self.inner, q => q.ranges(&states, start, end, asc).await)
             .map_err(js_error)?;
-        self.inner.jobs_json(&ids).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.jobs_json(&ids).await).map_err(js_error)
     }
 
     #[napi]
@@ -101,45 +123,42 @@ impl NativeQueue {
         end: i64,
         asc: bool,
     ) -> napi::Result<Vec<String>> {
-        self.inner
-            .ranges(&states, start, end, asc)
-            .await
-            .map_err(js_error)
+        on_backend!(&self.inner, q => q.ranges(&states, start, end, asc).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn get_job(&self, id: String) -> napi::Result<Option<String>> {
-        self.inner.job_json(&id).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.job_json(&id).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn get_state(&self, id: String) -> napi::Result<String> {
-        self.inner.state(&id).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.state(&id).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn set_paused(&self, paused: bool) -> napi::Result<()> {
-        self.inner.set_paused(paused).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.set_paused(paused).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn is_paused(&self) -> napi::Result<bool> {
-        self.inner.is_paused().await.map_err(js_error)
+        on_backend!(&self.inner, q => q.is_paused().await).map_err(js_error)
     }
 
     #[napi]
     pub async fn drain(&self, delayed: bool) -> napi::Result<()> {
-        self.inner.drain(delayed).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.drain(delayed).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn obliterate(&self, force: bool, count: i64) -> napi::Result<()> {
-        self.inner.obliterate(force, count).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.obliterate(force, count).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn remove(&self, id: String) -> napi::Result<i64> {
-        self.inner.remove(&id).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.remove(&id).await).map_err(js_error)
     }
 
     #[napi]
@@ -151,23 +170,18 @@ impl NativeQueue {
         reset_made: bool,
         reset_started: bool,
     ) -> napi::Result<i64> {
-        self.inner
-            .reprocess(&id, &state, lifo, reset_made, reset_started)
-            .await
+        on_backend!(&self.inner, q => q.reprocess(&id, &state, lifo, reset_made, reset_started).await)
             .map_err(js_error)
     }
 
     #[napi]
     pub async fn update_progress(&self, id: String, progress: String) -> napi::Result<i64> {
-        self.inner
-            .update_progress(&id, &progress)
-            .await
-            .map_err(js_error)
+        on_backend!(&self.inner, q => q.update_progress(&id, &progress).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn add_log(&self, id: String, row: String, keep: Option<i64>) -> napi::Result<i64> {
-        self.inner.add_log(&id, &row, keep).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.add_log(&id, &row, keep).await).map_err(js_error)
     }
 
     /// `[rows, total]` of a job's log.
@@ -179,15 +193,12 @@ impl NativeQueue {
         end: i64,
         asc: bool,
     ) -> napi::Result<(Vec<String>, i64)> {
-        self.inner
-            .logs(&id, start, end, asc)
-            .await
-            .map_err(js_error)
+        on_backend!(&self.inner, q => q.logs(&id, start, end, asc).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn ping(&self) -> napi::Result<()> {
-        self.inner.ping().await.map_err(js_error)
+        on_backend!(&self.inner, q => q.ping().await).map_err(js_error)
     }
 
     /// `fields` and `values` pair up; a null value removes the field.
@@ -198,38 +209,38 @@ impl NativeQueue {
         values: Vec<Option<String>>,
     ) -> napi::Result<i64> {
         let pairs: Vec<_> = fields.into_iter().zip(values).collect();
-        self.inner.set_meta(&pairs).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.set_meta(&pairs).await).map_err(js_error)
     }
 
     /// The meta hash as `[field, value, …]`.
     #[napi]
     pub async fn get_meta(&self) -> napi::Result<Vec<String>> {
-        self.inner.meta().await.map_err(js_error)
+        on_backend!(&self.inner, q => q.meta().await).map_err(js_error)
     }
 
     #[napi]
     pub async fn trim_events(&self, max_len: i64) -> napi::Result<i64> {
-        self.inner.trim_events(max_len).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.trim_events(max_len).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn rate_limit_ttl(&self, max: i64) -> napi::Result<i64> {
-        self.inner.rate_limit_ttl(max).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.rate_limit_ttl(max).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn rate_limit(&self, ms: i64) -> napi::Result<()> {
-        self.inner.rate_limit(ms).await.map_err(js_error)
+        on_backend!(&self.inner, q => q.rate_limit(ms).await).map_err(js_error)
     }
 
     #[napi]
     pub async fn remove_rate_limit_key(&self) -> napi::Result<i64> {
-        self.inner.remove_rate_limit_key().await.map_err(js_error)
+        on_backend!(&self.inner, q => q.remove_rate_limit_key().await).map_err(js_error)
     }
 
     #[napi]
     pub async fn client_list(&self) -> napi::Result<String> {
-        self.inner.client_list().await.map_err(js_error)
+        on_backend!(&self.inner, q => q.client_list().await).map_err(js_error)
     }
 
     /// Appends a custom event (QueueEventsProducer); returns its stream id.
@@ -239,10 +250,7 @@ impl NativeQueue {
         fields: Vec<String>,
         max_events: i64,
     ) -> napi::Result<String> {
-        self.inner
-            .publish_event(&fields, max_events)
-            .await
-            .map_err(js_error)
+        on_backend!(&self.inner, q => q.publish_event(&fields, max_events).await).map_err(js_error)
     }
 
     /// `[[count, prevTS, prevCount], data points, total points]` of a finished state.
@@ -253,9 +261,6 @@ impl NativeQueue {
         start: i64,
         end: i64,
     ) -> napi::Result<(Vec<String>, Vec<String>, i64)> {
-        self.inner
-            .metrics(&state, start, end)
-            .await
-            .map_err(js_error)
+        on_backend!(&self.inner, q => q.metrics(&state, start, end).await).map_err(js_error)
     }
 }

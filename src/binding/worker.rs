@@ -3,14 +3,30 @@ use serde_json::Value;
 
 use super::js_error;
 use super::queue::open_queue;
+use super::queue::Backend;
 use crate::engine::error::EngineError;
 use crate::engine::options::KeepJobs;
-use crate::engine::worker::{Finish, Outcome, WorkerSettings};
+use crate::engine::worker::{Finish, Outcome, WorkerCore, WorkerSettings};
+use crate::memory::worker::MemoryWorker;
 use crate::redis::worker::RedisWorker;
+
+enum AnyWorker {
+    Redis(RedisWorker),
+    Memory(MemoryWorker),
+}
+
+macro_rules! on_worker {
+    ($worker:expr, $w:ident => $call:expr) => {
+        match $worker {
+            AnyWorker::Redis($w) => $call,
+            AnyWorker::Memory($w) => $call,
+        }
+    };
+}
 
 #[napi]
 pub struct NativeWorker {
-    inner: RedisWorker,
+    inner: AnyWorker,
 }
 
 /// Fields per finished job in `finish`: id, token, kind, value, stacktrace,
@@ -106,6 +122,12 @@ fn parse_finishes(flat: Vec<String>) -> napi::Result<Vec<Finish>> {
     Ok(batch)
 }
 
+impl NativeWorker {
+    fn core(&self) -> &WorkerCore {
+        on_worker!(&self.inner, w => w.core())
+    }
+}
+
 #[napi]
 impl NativeWorker {
     #[napi(constructor)]
@@ -118,34 +140,36 @@ impl NativeWorker {
     ) -> napi::Result<Self> {
         let queue = open_queue(&url, &prefix, &name, command_timeout_ms)?;
         let settings = settings_from(&settings).map_err(js_error)?;
-        Ok(NativeWorker {
-            inner: RedisWorker::new(queue, settings),
-        })
+        let inner = match queue {
+            Backend::Redis(q) => AnyWorker::Redis(RedisWorker::new((*q).clone(), settings)),
+            Backend::Memory(q) => AnyWorker::Memory(MemoryWorker::new(q, settings)),
+        };
+        Ok(NativeWorker { inner })
     }
 
     /// Starts fetching. Async only so that it runs on the runtime's threads.
     #[napi]
     pub async fn start(&self) {
-        self.inner.start();
+        on_worker!(&self.inner, w => w.start());
     }
 
     /// The next batch (JSON) of jobs, results, errors and notices; null once closed.
     #[napi]
     pub async fn next(&self) -> Option<String> {
-        self.inner.next().await
+        on_worker!(&self.inner, w => w.next().await)
     }
 
     /// Results of processed jobs (see `parse_finishes`), flushed in batches.
     #[napi]
     pub fn finish(&self, flat: Vec<String>) -> napi::Result<()> {
-        self.inner.core().finish(parse_finishes(flat)?);
+        self.core().finish(parse_finishes(flat)?);
         Ok(())
     }
 
     /// Manual processing: one job locked with `token`, or null.
     #[napi]
     pub async fn fetch_one(&self, token: String) -> napi::Result<Option<String>> {
-        self.inner.fetch_one(&token).await.map_err(js_error)
+        on_worker!(&self.inner, w => w.fetch_one(&token).await).map_err(js_error)
     }
 
     /// Manual processing: finishes one job (`FINISH_STRIDE` strings as in
@@ -158,32 +182,32 @@ impl NativeWorker {
                 "finishOne takes exactly one job".into(),
             )));
         };
-        self.inner.finish_one(finish).await.map_err(js_error)
+        on_worker!(&self.inner, w => w.finish_one(finish).await).map_err(js_error)
     }
 
     /// Takes no job for `ms` milliseconds.
     #[napi]
     pub fn hold(&self, ms: f64) {
-        self.inner.core().hold(ms.max(0.0) as u64);
+        self.core().hold(ms.max(0.0) as u64);
     }
 
     #[napi]
     pub fn set_concurrency(&self, n: u32) {
-        self.inner.core().set_concurrency(n as usize);
+        self.core().set_concurrency(n as usize);
     }
 
     #[napi]
     pub fn set_paused(&self, paused: bool) {
-        self.inner.core().set_paused(paused);
+        self.core().set_paused(paused);
     }
 
     #[napi]
     pub fn is_running(&self) -> bool {
-        self.inner.core().is_running()
+        self.core().is_running()
     }
 
     #[napi]
     pub async fn close(&self, force: bool) {
-        self.inner.core().close(force).await;
+        self.core().close(force).await;
     }
 }

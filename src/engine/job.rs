@@ -34,6 +34,13 @@ fn push_int(out: &mut String, text: Option<&str>, default: Option<i64>) {
     }
 }
 
+/// A job to add: validated options, data as JSON text.
+pub struct NewJob {
+    pub name: String,
+    pub data: String,
+    pub opts: super::options::JobOptions,
+}
+
 /// One job hash read from a backend, in whatever order its fields came.
 pub struct RawJob<'a> {
     pub id: &'a str,

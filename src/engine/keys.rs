@@ -40,6 +40,25 @@ impl QueueKeys {
     }
 }
 
+/// Maps BullMQ's public state names to key suffixes.
+pub fn state_key(state: &str) -> EngineResult<&'static str> {
+    Ok(match state {
+        "waiting" | "wait" => "wait",
+        "paused" => "paused",
+        "active" => "active",
+        "delayed" => "delayed",
+        "prioritized" => "prioritized",
+        "completed" => "completed",
+        "failed" => "failed",
+        "waiting-children" => "waiting-children",
+        other => {
+            return Err(EngineError::InvalidInput(format!(
+                "unknown job state '{other}' (expected waiting, active, delayed, prioritized, completed, failed, paused or waiting-children)"
+            )))
+        }
+    })
+}
+
 pub fn validate_queue_name(name: &str) -> EngineResult<()> {
     if name.is_empty() {
         return Err(EngineError::InvalidInput(

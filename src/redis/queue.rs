@@ -9,8 +9,7 @@ use super::connection::Endpoint;
 use super::scripts::scripts;
 use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::job::{pair_fields, RawJob};
-use crate::engine::keys::QueueKeys;
-use crate::engine::options::JobOptions;
+use crate::engine::keys::{state_key, QueueKeys};
 
 /// The KEYS every queue script receives, in the order prelude.lua expects.
 const SCRIPT_KEYS: [&str; 14] = [
@@ -30,35 +29,13 @@ const SCRIPT_KEYS: [&str; 14] = [
     "id",
 ];
 
-pub struct NewJob {
-    pub name: String,
-    pub data: String,
-    pub opts: JobOptions,
-}
+pub use crate::engine::job::NewJob;
 
+#[derive(Clone)]
 pub struct RedisQueue {
     pub endpoint: Arc<Endpoint>,
     pub keys: QueueKeys,
     script_keys: Vec<String>,
-}
-
-/// Maps BullMQ's public state names to key suffixes.
-fn state_key(state: &str) -> EngineResult<&'static str> {
-    Ok(match state {
-        "waiting" | "wait" => "wait",
-        "paused" => "paused",
-        "active" => "active",
-        "delayed" => "delayed",
-        "prioritized" => "prioritized",
-        "completed" => "completed",
-        "failed" => "failed",
-        "waiting-children" => "waiting-children",
-        other => {
-            return Err(EngineError::InvalidInput(format!(
-                "unknown job state '{other}' (expected waiting, active, delayed, prioritized, completed, failed, paused or waiting-children)"
-            )))
-        }
-    })
 }
 
 fn is_list(suffix: &str) -> bool {

@@ -1,0 +1,153 @@
+//! A queue's events as a capped log with stream-style ids (`<ms>-<seq>`), so
+//! that `lastEventId` and SSE's `Last-Event-ID` work as they do on Redis.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::MemoryQueue;
+
+pub type EventId = (i64, u64);
+
+pub struct Entry {
+    pub id: EventId,
+    pub fields: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct EventLog {
+    pub entries: VecDeque<Entry>,
+    pub last: EventId,
+    /// Set when entries were appended: subscribers are woken after the lock.
+    pub changed: bool,
+}
+
+pub fn format_id(id: EventId) -> String {
+    format!("{}-{}", id.0, id.1)
+}
+
+/// Parses `<ms>-<seq>` or `<ms>`; `None` for anything else.
+pub fn parse_id(text: &str) -> Option<EventId> {
+    let (ms, seq) = text.split_once('-').unwrap_or((text, "0"));
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+impl EventLog {
+    pub fn append(&mut self, now: i64, fields: Vec<String>, cap: usize) -> EventId {
+        let id = if now > self.last.0 {
+            (now, 0)
+        } else {
+            (self.last.0, self.last.1 + 1)
+        };
+        self.last = id;
+        self.entries.push_back(Entry { id, fields });
+        self.trim(cap);
+        self.changed = true;
+        id
+    }
+
+    pub fn trim(&mut self, cap: usize) -> usize {
+        let extra = self.entries.len().saturating_sub(cap);
+        self.entries.drain(..extra);
+        extra
+    }
+
+    /// Entries after `after`, as JSON array items `["id",["f","v",…]]`.
+    fn write_after(&self, after: EventId, out: &mut String) -> EventId {
+        let start = self.entries.partition_point(|e| e.id <= after);
+        let mut last = after;
+        for entry in self.entries.range(start..) {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str("[\"");
+            out.push_str(&format_id(entry.id));
+            out.push_str("\",");
+            out.push_str(&serde_json::to_string(&entry.fields).unwrap_or_default());
+            out.push(']');
+            last = entry.id;
+        }
+        last
+    }
+}
+
+/// One listener's position in its queue's events.
+pub struct MemorySubscription {
+    queue: MemoryQueue,
+    cursor: std::sync::Mutex<EventId>,
+    wake: tokio::sync::Mutex<watch::Receiver<u64>>,
+    closed: AtomicBool,
+    close_tx: watch::Sender<bool>,
+}
+
+impl MemorySubscription {
+    /// Starts after `start`: "$" for new events only, or an entry id.
+    pub fn open(queue: MemoryQueue, start: &str) -> Arc<MemorySubscription> {
+        let cursor = match start {
+            "$" => queue.with(|s| s.events.last),
+            other => parse_id(other).unwrap_or((0, 0)),
+        };
+        Arc::new(MemorySubscription {
+            wake: tokio::sync::Mutex::new(queue.shared.events.subscribe()),
+            queue,
+            cursor: std::sync::Mutex::new(cursor),
+            closed: AtomicBool::new(false),
+            close_tx: watch::channel(false).0,
+        })
+    }
+
+    /// `{"entries":[…],"errors":[]}` with what arrived since the last call;
+    /// `None` once closed.
+    pub async fn next(&self) -> Option<String> {
+        let mut wake = self.wake.lock().await;
+        let mut closed = self.close_tx.subscribe();
+        loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return None;
+            }
+            wake.borrow_and_update();
+            let mut entries = String::from("[");
+            let after = *self.cursor.lock().unwrap();
+            let last = self
+                .queue
+                .with(|s| s.events.write_after(after, &mut entries));
+            if last != after {
+                *self.cursor.lock().unwrap() = last;
+                entries.push(']');
+                return Some(format!("{{\"entries\":{entries},\"errors\":[]}}"));
+            }
+            tokio::select! {
+                changed = wake.changed() => if changed.is_err() { return None },
+                _ = closed.changed() => {}
+            }
+        }
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.close_tx.send_replace(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_increase_within_a_millisecond_and_the_log_is_capped() {
+        let mut log = EventLog::default();
+        let a = log.append(5, vec![], 2);
+        let b = log.append(5, vec![], 2);
+        let c = log.append(4, vec![], 2);
+        assert_eq!((a, b, c), ((5, 0), (5, 1), (5, 2)));
+        assert_eq!(log.entries.len(), 2);
+        let mut out = String::from("[");
+        assert_eq!(log.write_after((5, 1), &mut out), (5, 2));
+        assert_eq!(out, "[[\"5-2\",[]]");
+        assert_eq!(parse_id("17-3"), Some((17, 3)));
+        assert_eq!(parse_id("17"), Some((17, 0)));
+        assert_eq!(parse_id("x"), None);
+    }
+}

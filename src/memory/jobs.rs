@@ -1,0 +1,192 @@
+//! Moving single jobs and bulk moves on an in-process queue; codes as in
+//! the Redis scripts (0 ok, -1 no such job, -2/-6 lock, -3 wrong state).
+
+use super::queue::delayed_bound;
+use super::MemoryQueue;
+use crate::engine::error::EngineResult;
+use crate::engine::now_ms;
+
+impl MemoryQueue {
+    pub async fn move_to_delayed(&self, id: &str, token: &str, due_at: i64) -> EngineResult<i64> {
+        let now = now_ms();
+        Ok(self.with(|s| {
+            if !s.jobs.contains_key(id) {
+                return -1;
+            }
+            let code = s.release_lock(id, token, now);
+            if code < 0 {
+                return code;
+            }
+            if !s.leave_active(id) {
+                return -3;
+            }
+            let due_at = due_at.max(now);
+            if let Some(job) = s.jobs.get_mut(id) {
+                job.set("delay", (due_at - now).to_string());
+            }
+            s.schedule_delayed(now, id, due_at);
+            0
+        }))
+    }
+
+    pub async fn change_delay(&self, id: &str, delay: i64) -> EngineResult<i64> {
+        let now = now_ms();
+        let delay = delay.max(0);
+        Ok(self.with(|s| {
+            if !s.jobs.contains_key(id) {
+                return -1;
+            }
+            if !s.delayed.remove(id) {
+                return -3;
+            }
+            if let Some(job) = s.jobs.get_mut(id) {
+                job.set("delay", delay.to_string());
+            }
+            s.schedule_delayed(now, id, now + delay);
+            0
+        }))
+    }
+
+    pub async fn change_priority(&self, id: &str, priority: i64, lifo: bool) -> EngineResult<i64> {
+        Ok(self.with(|s| {
+            let Some(job) = s.jobs.get_mut(id) else {
+                return -1;
+            };
+            job.set("priority", priority.to_string());
+            let waiting = s.prioritized.remove(id)
+                || match s.wait.iter().rposition(|w| w == id) {
+                    Some(i) => s.wait.remove(i).is_some(),
+                    None => false,
+                };
+            if waiting {
+                s.enqueue(id, priority, lifo);
+            }
+            0
+        }))
+    }
+
+    pub async fn promote(&self, id: &str) -> EngineResult<i64> {
+        let now = now_ms();
+        Ok(self.with(|s| {
+            let Some(job) = s.jobs.get_mut(id) else {
+                return -1;
+            };
+            let priority = job.int("priority");
+            if !s.delayed.remove(id) {
+                return -3;
+            }
+            s.enqueue(id, priority, false);
+            s.emit(now, "waiting", &[("jobId", id), ("prev", "delayed")]);
+            if let Some(job) = s.jobs.get_mut(id) {
+                job.set("delay", "0");
+            }
+            0
+        }))
+    }
+
+    pub async fn update_data(&self, id: &str, data: &str) -> EngineResult<i64> {
+        Ok(self.with(|s| match s.jobs.get_mut(id) {
+            Some(job) => {
+                job.set("data", data);
+                0
+            }
+            None => -1,
+        }))
+    }
+
+    /// 1 when `token` held the lock and it was extended, else 0.
+    pub async fn extend_lock(&self, id: &str, token: &str, duration_ms: i64) -> EngineResult<i64> {
+        let now = now_ms();
+        Ok(self.with(|s| {
+            s.extend_locks(&[(id, token)], duration_ms.max(1), now)
+                .is_empty() as i64
+        }))
+    }
+
+    /// Moves every job of `state` scored at most `max_score` back to wait.
+    pub async fn move_jobs_to_wait(
+        &self,
+        state: &str,
+        _batch: i64,
+        max_score: &str,
+    ) -> EngineResult<()> {
+        let now = now_ms();
+        let bound = delayed_bound(max_score);
+        self.with(|s| {
+            let set = s.set(state);
+            let ids = set.up_to(bound, usize::MAX);
+            for id in &ids {
+                set.remove(id);
+            }
+            for id in ids {
+                if let Some(job) = s.jobs.get_mut(&id) {
+                    match state {
+                        "failed" => ["finishedOn", "processedOn", "failedReason"],
+                        "completed" => ["finishedOn", "processedOn", "returnvalue"],
+                        _ => ["", "", ""],
+                    }
+                    .iter()
+                    .for_each(|f| job.del(f));
+                }
+                s.emit(now, "waiting", &[("jobId", &id), ("prev", state)]);
+                s.wait.push_front(id);
+                s.ready_changed = true;
+            }
+        });
+        Ok(())
+    }
+
+    /// Removes up to `limit` (0: any number) unlocked jobs of `state` older
+    /// than `cutoff_ms` (finishedOn for finished jobs, else the add time).
+    pub async fn clean(
+        &self,
+        state: &str,
+        cutoff_ms: i64,
+        limit: i64,
+    ) -> EngineResult<Vec<String>> {
+        let now = now_ms();
+        Ok(self.with(|s| {
+            let candidates: Vec<String> = match state {
+                "wait" | "waiting" => s.wait.iter().cloned().collect(),
+                "active" => s.active.iter().cloned().collect(),
+                "completed" | "failed" => s.set(state).up_to(cutoff_ms, usize::MAX),
+                "delayed" | "prioritized" => {
+                    s.set(state).members().map(|(_, id)| id.clone()).collect()
+                }
+                _ => Vec::new(),
+            };
+            let field = if matches!(state, "completed" | "failed") {
+                "finishedOn"
+            } else {
+                "timestamp"
+            };
+            let mut removed = Vec::new();
+            for id in candidates {
+                if limit > 0 && removed.len() as i64 >= limit {
+                    break;
+                }
+                let Some(job) = s.jobs.get(&id) else { continue };
+                let at = job.get(field).and_then(|v| v.parse::<f64>().ok());
+                if job.lock_holder(now).is_some() || at.is_some_and(|at| at as i64 > cutoff_ms) {
+                    continue;
+                }
+                s.unlink(&id);
+                s.jobs.remove(&id);
+                removed.push(id);
+            }
+            s.emit(now, "cleaned", &[("count", &removed.len().to_string())]);
+            removed
+        }))
+    }
+
+    pub async fn clear_logs(&self, id: &str, keep: Option<i64>) -> EngineResult<()> {
+        self.with(|s| {
+            if let Some(job) = s.jobs.get_mut(id) {
+                let keep = keep.filter(|k| *k > 0).unwrap_or(0) as usize;
+                let extra = job.logs.len().saturating_sub(keep);
+                job.logs.drain(..extra);
+            }
+        });
+        Ok(())
+    }
+}

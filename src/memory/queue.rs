@@ -1,0 +1,493 @@
+//! Queue operations on an in-process queue. Names, arguments and results
+//! match `RedisQueue`'s, so the binding serves both the same way; the
+//! methods are async only for that.
+
+use super::state::{State, PRIORITY_UNIT, RATE_LIMITED};
+use super::zset::rank_window;
+use super::MemoryQueue;
+use crate::engine::error::{EngineError, EngineResult};
+use crate::engine::job::NewJob;
+use crate::engine::job::RawJob;
+use crate::engine::keys::state_key;
+use crate::engine::now_ms;
+
+fn list_range(list: &std::collections::VecDeque<String>, start: i64, end: i64) -> Vec<String> {
+    match rank_window(list.len(), start, end) {
+        Some((from, to)) => list.range(from..=to).cloned().collect(),
+        None => Vec::new(),
+    }
+}
+
+fn job_json(state: &State, id: &str, out: &mut String) -> bool {
+    let Some(job) = state.jobs.get(id) else {
+        return false;
+    };
+    RawJob {
+        id,
+        fields: &job.fields,
+    }
+    .write_json(out, None);
+    true
+}
+
+impl MemoryQueue {
+    pub async fn add(&self, jobs: &[NewJob]) -> EngineResult<Vec<String>> {
+        let now = now_ms();
+        Ok(self.with(|s| {
+            s.meta
+                .entry("version".into())
+                .or_insert_with(|| concat!("bullrush:", env!("CARGO_PKG_VERSION")).into());
+            jobs.iter().map(|job| s.add_job(job, now)).collect()
+        }))
+    }
+
+    pub async fn counts(&self, states: &[String]) -> EngineResult<Vec<i64>> {
+        let suffixes = states
+            .iter()
+            .map(|s| state_key(s))
+            .collect::<EngineResult<Vec<_>>>()?;
+        Ok(self.with(|s| {
+            suffixes
+                .iter()
+                .map(|suffix| s.count(suffix) as i64)
+                .collect()
+        }))
+    }
+
+    /// Job ids in the given states, each state ranged on its own.
+    pub async fn ranges(
+        &self,
+        states: &[String],
+        start: i64,
+        end: i64,
+        asc: bool,
+    ) -> EngineResult<Vec<String>> {
+        let suffixes = states
+            .iter()
+            .map(|s| state_key(s))
+            .collect::<EngineResult<Vec<_>>>()?;
+        Ok(self.with(|s| {
+            let mut ids = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for suffix in suffixes {
+                let batch = match suffix {
+                    "wait" | "active" => {
+                        let list = if suffix == "wait" { &s.wait } else { &s.active };
+                        if asc {
+                            let mut b = list_range(list, -(end + 1), -(start + 1));
+                            b.reverse();
+                            b
+                        } else {
+                            list_range(list, start, end)
+                        }
+                    }
+                    "paused" | "waiting-children" => Vec::new(),
+                    other => s.set(other).by_rank(start, end, asc),
+                };
+                ids.extend(batch.into_iter().filter(|id| seen.insert(id.clone())));
+            }
+            ids
+        }))
+    }
+
+    pub async fn jobs_json(&self, ids: &[String]) -> EngineResult<String> {
+        Ok(self.with(|s| {
+            let mut out = String::from("[");
+            for id in ids {
+                let mark = out.len();
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                if !job_json(s, id, &mut out) {
+                    out.truncate(mark);
+                }
+            }
+            out.push(']');
+            out
+        }))
+    }
+
+    pub async fn job_json(&self, id: &str) -> EngineResult<Option<String>> {
+        Ok(self.with(|s| {
+            let mut out = String::new();
+            job_json(s, id, &mut out).then_some(out)
+        }))
+    }
+
+    pub async fn state(&self, id: &str) -> EngineResult<String> {
+        Ok(self.with(|s| s.state_of(id)).to_string())
+    }
+
+    pub async fn set_paused(&self, paused: bool) -> EngineResult<()> {
+        let now = now_ms();
+        self.with(|s| {
+            if paused {
+                s.meta.insert("paused".into(), "1".into());
+            } else {
+                s.meta.remove("paused");
+                s.ready_changed = true;
+            }
+            s.emit(now, if paused { "paused" } else { "resumed" }, &[]);
+        });
+        Ok(())
+    }
+
+    pub async fn is_paused(&self) -> EngineResult<bool> {
+        Ok(self.with(|s| s.is_paused()))
+    }
+
+    pub async fn drain(&self, delayed: bool) -> EngineResult<()> {
+        self.with(|s| {
+            let mut ids: Vec<String> = s.wait.drain(..).collect();
+            ids.extend(s.prioritized.members().map(|(_, id)| id.clone()));
+            s.prioritized.clear();
+            s.priority_seq = 0;
+            if delayed {
+                ids.extend(s.delayed.members().map(|(_, id)| id.clone()));
+                s.delayed.clear();
+            }
+            for id in ids {
+                s.jobs.remove(&id);
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn obliterate(&self, force: bool, _batch: i64) -> EngineResult<()> {
+        self.with(|s| {
+            if !force && !s.active.is_empty() {
+                return Err(EngineError::Job(
+                    "Cannot obliterate queue with active jobs (pass { force: true } to remove them too)".into(),
+                ));
+            }
+            // Event ids keep increasing, as a new Redis stream's would.
+            let last_event = s.events.last;
+            *s = State::default();
+            s.events.last = last_event;
+            Ok(())
+        })
+    }
+
+    /// 1 removed, 0 unknown job, -1 locked by a worker.
+    pub async fn remove(&self, id: &str) -> EngineResult<i64> {
+        let now = now_ms();
+        Ok(self.with(|s| {
+            let Some(job) = s.jobs.get(id) else { return 0 };
+            if job.lock_holder(now).is_some() {
+                return -1;
+            }
+            let prev = s.unlink(id);
+            s.jobs.remove(id);
+            s.emit(now, "removed", &[("jobId", id), ("prev", prev)]);
+            1
+        }))
+    }
+
+    /// Moves a finished job back to wait: 1, -1 no such job, -3 not in `state`.
+    pub async fn reprocess(
+        &self,
+        id: &str,
+        state: &str,
+        lifo: bool,
+        reset_made: bool,
+        reset_started: bool,
+    ) -> EngineResult<i64> {
+        let now = now_ms();
+        Ok(self.with(|s| {
+            if !s.jobs.contains_key(id) {
+                return -1;
+            }
+            let completed = state == "completed";
+            if !s.finished_set(!completed).remove(id) {
+                return -3;
+            }
+            let job = s.jobs.get_mut(id).expect("checked above");
+            job.del("finishedOn");
+            job.del("processedOn");
+            job.del(if completed {
+                "returnvalue"
+            } else {
+                "failedReason"
+            });
+            if reset_made {
+                job.del("atm");
+            }
+            if reset_started {
+                job.del("ats");
+            }
+            let priority = job.int("priority");
+            s.enqueue(id, priority, lifo);
+            s.emit(now, "waiting", &[("jobId", id), ("prev", state)]);
+            1
+        }))
+    }
+
+    pub async fn update_progress(&self, id: &str, progress: &str) -> EngineResult<i64> {
+        let now = now_ms();
+        Ok(self.with(|s| {
+            let Some(job) = s.jobs.get_mut(id) else {
+                return -1;
+            };
+            job.set("progress", progress);
+            s.emit(now, "progress", &[("jobId", id), ("data", progress)]);
+            0
+        }))
+    }
+
+    pub async fn add_log(&self, id: &str, row: &str, keep: Option<i64>) -> EngineResult<i64> {
+        Ok(self.with(|s| {
+            let Some(job) = s.jobs.get_mut(id) else {
+                return -1;
+            };
+            job.logs.push_back(row.to_string());
+            if let Some(keep) = keep {
+                let extra = job.logs.len().saturating_sub(keep.max(0) as usize);
+                job.logs.drain(..extra);
+            }
+            job.logs.len() as i64
+        }))
+    }
+
+    pub async fn logs(
+        &self,
+        id: &str,
+        start: i64,
+        end: i64,
+        asc: bool,
+    ) -> EngineResult<(Vec<String>, i64)> {
+        Ok(self.with(|s| {
+            let Some(job) = s.jobs.get(id) else {
+                return (Vec::new(), 0);
+            };
+            let rows = if asc {
+                list_range(&job.logs, start, end)
+            } else {
+                let mut rows = list_range(&job.logs, -(end + 1), -(start + 1));
+                rows.reverse();
+                rows
+            };
+            (rows, job.logs.len() as i64)
+        }))
+    }
+
+    pub async fn ping(&self) -> EngineResult<()> {
+        Ok(())
+    }
+
+    pub async fn set_meta(&self, fields: &[(String, Option<String>)]) -> EngineResult<i64> {
+        Ok(self.with(|s| {
+            s.ready_changed = true;
+            fields
+                .iter()
+                .map(|(field, value)| match value {
+                    Some(v) => s.meta.insert(field.clone(), v.clone()).is_none() as i64,
+                    None => s.meta.remove(field).is_some() as i64,
+                })
+                .sum()
+        }))
+    }
+
+    pub async fn meta(&self) -> EngineResult<Vec<String>> {
+        Ok(self.with(|s| {
+            s.meta
+                .iter()
+                .flat_map(|(k, v)| [k.clone(), v.clone()])
+                .collect()
+        }))
+    }
+
+    pub async fn trim_events(&self, max_len: i64) -> EngineResult<i64> {
+        Ok(self.with(|s| s.events.trim(max_len.max(0) as usize) as i64))
+    }
+
+    /// As `RedisQueue::rate_limit_ttl`.
+    pub async fn rate_limit_ttl(&self, max: i64) -> EngineResult<i64> {
+        let now = now_ms();
+        Ok(self.with(|s| {
+            let max = if max == 0 {
+                s.meta_int("max")
+            } else {
+                Some(max)
+            };
+            let live = s.limiter.as_ref().filter(|l| l.expires_at > now);
+            match (max, live) {
+                (None, None) => -2,
+                (None, Some(l)) => l.expires_at - now,
+                (Some(_), None) => 0,
+                (Some(max), Some(l)) if l.count >= max => l.expires_at - now,
+                (Some(_), Some(_)) => 0,
+            }
+        }))
+    }
+
+    pub async fn rate_limit(&self, ms: i64) -> EngineResult<()> {
+        let now = now_ms();
+        self.with(|s| {
+            s.limiter = Some(super::state::Limiter {
+                count: RATE_LIMITED,
+                expires_at: now + ms.max(1),
+            })
+        });
+        Ok(())
+    }
+
+    pub async fn remove_rate_limit_key(&self) -> EngineResult<i64> {
+        Ok(self.with(|s| {
+            s.ready_changed = true;
+            s.limiter.take().is_some() as i64
+        }))
+    }
+
+    /// The attached workers as CLIENT LIST lines, named as BullMQ names them.
+    pub async fn client_list(&self) -> EngineResult<String> {
+        let base = self.keys.client_name();
+        let workers = self.shared.workers.lock().unwrap();
+        let mut lines: Vec<_> = workers.iter().collect();
+        lines.sort();
+        Ok(lines
+            .into_iter()
+            .map(|(id, name)| {
+                let name = if name.is_empty() {
+                    base.clone()
+                } else {
+                    format!("{base}:w:{name}")
+                };
+                format!("id={id} addr=memory name={name}\n")
+            })
+            .collect())
+    }
+
+    pub async fn publish_event(&self, fields: &[String], max_events: i64) -> EngineResult<String> {
+        let now = now_ms();
+        Ok(self.with(|s| {
+            let id = s
+                .events
+                .append(now, fields.to_vec(), max_events.max(1) as usize);
+            super::events::format_id(id)
+        }))
+    }
+
+    pub async fn metrics(
+        &self,
+        state: &str,
+        start: i64,
+        end: i64,
+    ) -> EngineResult<(Vec<String>, Vec<String>, i64)> {
+        Ok(self.with(|s| match s.metrics.get(state) {
+            None => (vec![String::new(); 3], Vec::new(), 0),
+            Some(m) => {
+                let points = match rank_window(m.data.len(), start, end) {
+                    Some((from, to)) => m.data.range(from..=to).map(|p| p.to_string()).collect(),
+                    None => Vec::new(),
+                };
+                (
+                    vec![
+                        m.count.to_string(),
+                        m.prev_ts.map(|t| t.to_string()).unwrap_or_default(),
+                        m.prev_count.to_string(),
+                    ],
+                    points,
+                    m.data.len() as i64,
+                )
+            }
+        }))
+    }
+
+    pub async fn counts_per_priority(&self, priorities: &[i64]) -> EngineResult<Vec<i64>> {
+        Ok(self.with(|s| {
+            priorities
+                .iter()
+                .map(|&p| {
+                    if p == 0 {
+                        return s.wait.len() as i64;
+                    }
+                    let low = p * PRIORITY_UNIT;
+                    s.prioritized
+                        .members()
+                        .filter(|(score, _)| *score >= low && *score < low + PRIORITY_UNIT)
+                        .count() as i64
+                })
+                .collect()
+        }))
+    }
+}
+
+impl State {
+    fn add_job(&mut self, job: &NewJob, now: i64) -> String {
+        let o = &job.opts;
+        self.id_seq += 1;
+        let id = o.job_id.clone().unwrap_or_else(|| self.id_seq.to_string());
+        if o.job_id.is_some() && self.jobs.contains_key(&id) {
+            self.emit(now, "duplicated", &[("jobId", &id)]);
+            return id;
+        }
+        let fields = vec![
+            ("name".to_string(), job.name.clone()),
+            ("data".to_string(), job.data.clone()),
+            ("opts".to_string(), o.encoded.clone()),
+            ("timestamp".to_string(), o.timestamp.to_string()),
+            ("delay".to_string(), o.delay.to_string()),
+            ("priority".to_string(), o.priority.to_string()),
+        ];
+        self.jobs.insert(
+            id.clone(),
+            super::state::Job {
+                fields,
+                ..Default::default()
+            },
+        );
+        self.emit(now, "added", &[("jobId", &id), ("name", &job.name)]);
+        if o.delay > 0 {
+            self.schedule_delayed(now, &id, o.timestamp + o.delay);
+        } else {
+            self.enqueue(&id, o.priority, o.lifo);
+            self.emit(now, "waiting", &[("jobId", &id)]);
+        }
+        id
+    }
+
+    pub(super) fn set(&mut self, suffix: &str) -> &mut super::zset::ZSet {
+        match suffix {
+            "delayed" => &mut self.delayed,
+            "prioritized" => &mut self.prioritized,
+            "completed" => &mut self.completed,
+            _ => &mut self.failed,
+        }
+    }
+
+    fn count(&mut self, suffix: &str) -> usize {
+        match suffix {
+            "wait" => self.wait.len(),
+            "active" => self.active.len(),
+            "paused" | "waiting-children" => 0,
+            other => self.set(other).len(),
+        }
+    }
+
+    /// A job's state, checked in BullMQ's order.
+    fn state_of(&self, id: &str) -> &'static str {
+        if self.completed.contains(id) {
+            "completed"
+        } else if self.failed.contains(id) {
+            "failed"
+        } else if self.delayed.contains(id) {
+            "delayed"
+        } else if self.prioritized.contains(id) {
+            "prioritized"
+        } else if self.active.iter().any(|a| a == id) {
+            "active"
+        } else if self.wait.iter().any(|w| w == id) {
+            "waiting"
+        } else {
+            "unknown"
+        }
+    }
+}
+
+/// The delayed score of a timestamp, for `move_jobs_to_wait`'s bound.
+pub(super) fn delayed_bound(max_score: &str) -> i64 {
+    match max_score {
+        "+inf" => i64::MAX,
+        other => other.parse::<f64>().map(|f| f as i64).unwrap_or(i64::MAX),
+    }
+}
