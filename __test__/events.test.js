@@ -121,7 +121,7 @@ describe('QueueEvents in bullrush', { skip: h.isBullrush() ? false : 'bullrush o
     assert.equal(args.name, 'right-away');
   });
 
-  it('200 listeners on one queue share one Redis connection', async (t) => {
+  it('200 listeners on one queue share one Redis connection', { skip: h.redisOnly('counts Redis connections') }, async (t) => {
     const { c, name, queue } = setup(t);
     const redis = c.add(h.rawRedis());
     const listeners = Array.from({ length: 200 }, () => c.add(new QueueEvents(name, { connection: h.connection() })));
@@ -135,7 +135,7 @@ describe('QueueEvents in bullrush', { skip: h.isBullrush() ? false : 'bullrush o
     assert.equal(clients.length, 1, `connections named ${qeName}`);
   });
 
-  it('events written while the reader\'s connection was down arrive after it reconnects', async (t) => {
+  it('events written while the reader\'s connection was down arrive after it reconnects', { skip: h.redisOnly('stops the Redis server') }, async (t) => {
     const { c, name, queue, events } = setup(t);
     const redis = c.add(h.rawRedis());
     const qe = events();
@@ -157,7 +157,7 @@ describe('QueueEvents in bullrush', { skip: h.isBullrush() ? false : 'bullrush o
     assert.ok(errors.length >= 1, 'the outage was reported');
   });
 
-  it('reads the events bullmq writes', async (t) => {
+  it('reads the events bullmq writes', { skip: h.redisOnly('bullmq runs on Redis') }, async (t) => {
     const { c, name, events } = setup(t);
     const bullmq = require('bullmq');
     const qe = events();
@@ -176,7 +176,7 @@ describe('QueueEvents in bullrush', { skip: h.isBullrush() ? false : 'bullrush o
     assert.deepEqual(args, { jobId: job.id, returnvalue: { from: 'bullmq' }, prev: 'active' });
   });
 
-  it('bullmq\'s QueueEvents reads the events bullrush writes', async (t) => {
+  it('bullmq\'s QueueEvents reads the events bullrush writes', { skip: h.redisOnly('bullmq runs on Redis') }, async (t) => {
     const { c, name, queue, worker } = setup(t);
     const bullmq = require('bullmq');
     const qe = c.add(new bullmq.QueueEvents(name, { connection: h.connection() }));

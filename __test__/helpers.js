@@ -28,9 +28,25 @@ function redisHostPort() {
   return { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
 }
 
-/** BullMQ connection options for the test server. */
+/**
+ * The backend under test: 'redis' (the test server) or 'memory' (the
+ * embedded engine, BULLRUSH_TEST_BACKEND=memory; bullrush only).
+ */
+function backendName() {
+  return process.env.BULLRUSH_TEST_BACKEND === 'memory' && implName() === 'bullrush' ? 'memory' : 'redis';
+}
+
+/** The connection option for the backend under test. */
 function connection() {
-  return redisHostPort();
+  return backendName() === 'memory' ? 'memory://' : redisHostPort();
+}
+
+/**
+ * A `skip` value for tests of what only Redis has (other processes, its
+ * keys, its connections): the reason on the memory backend, else false.
+ */
+function redisOnly(reason) {
+  return backendName() === 'memory' ? `needs Redis: ${reason}` : false;
 }
 
 let counter = 0;
@@ -246,6 +262,8 @@ if (process.env.NODE_TEST_CONTEXT || process.execArgv.some((a) => a.startsWith('
 module.exports = {
   redisUrl,
   connection,
+  backendName,
+  redisOnly,
   uniqueQueueName,
   impl,
   implName,

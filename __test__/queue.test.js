@@ -205,7 +205,19 @@ describe('Queue.drain', () => {
 });
 
 describe('Queue.obliterate', () => {
-  it('removes every key of the queue', async (t) => {
+  it('removes every job, count and id of the queue', async (t) => {
+    const { queue } = setup(t);
+    await queue.add('a', { x: 1 });
+    await queue.add('b', {}, { delay: 60000 });
+    await queue.add('c', {}, { priority: 3 });
+    await queue.obliterate();
+    const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed');
+    assert.deepEqual(Object.values(counts), [0, 0, 0, 0, 0, 0]);
+    assert.equal(await queue.getJob('1'), undefined);
+    assert.equal((await queue.add('again', {})).id, '1', 'the id counter starts again');
+  });
+
+  it('removes every key of the queue', { skip: h.redisOnly('lists Redis keys') }, async (t) => {
     const { c, queue, name } = setup(t);
     const redis = c.add(h.rawRedis());
     await queue.add('a', { x: 1 });

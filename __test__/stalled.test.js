@@ -50,7 +50,7 @@ async function crashMidJob(t) {
   return { c, name, queue, job };
 }
 
-describe('stalled jobs', { skip: h.isBullrush() ? false : 'runs bullrush in the child process' }, () => {
+describe('stalled jobs', { skip: (h.isBullrush() ? false : 'runs bullrush in the child process') || h.redisOnly('worker processes share the queue through Redis') }, () => {
   it('a job whose worker was SIGKILLed is recovered and completed by another worker', async (t) => {
     const { c, name, queue, job } = await crashMidJob(t);
     const stalled = [];
@@ -122,5 +122,26 @@ describe('stalled jobs', { skip: h.isBullrush() ? false : 'runs bullrush in the 
     assert.equal(result, 'bullmq');
     assert.deepEqual(stalled, []);
     assert.equal((await queue.getJob(job.id)).returnvalue, 'bullmq');
+  });
+});
+
+describe('stalled jobs in one process', () => {
+  it('a job left active by close(true) is recovered by another worker once its lock expires', async (t) => {
+    const c = h.scope(t);
+    const name = h.uniqueQueueName('abandoned');
+    const queue = c.add(new Queue(name, { connection: h.connection() }));
+    const opts = { connection: h.connection(), lockDuration: 500, stalledInterval: 300 };
+    const first = new Worker(name, () => new Promise(() => {}), { ...opts, skipStalledCheck: true });
+    const job = await queue.add('survives', { n: 7 });
+    await h.waitFor(async () => (await queue.getJobState(job.id)) === 'active', 5000, 'taken by the first worker');
+    await first.close(true);
+    assert.equal(await queue.getJobState(job.id), 'active', 'the abandoned job stays active');
+    const second = c.add(new Worker(name, async (j) => j.data.n * 6, opts));
+    const stalled = h.once(second, 'stalled', 5000);
+    const [done, result] = await h.once(second, 'completed', 8000);
+    assert.deepEqual((await stalled)[0], job.id);
+    assert.equal(done.id, job.id);
+    assert.equal(result, 42);
+    assert.equal(await queue.getActiveCount(), 0);
   });
 });

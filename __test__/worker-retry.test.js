@@ -219,7 +219,7 @@ describe('processor arguments, progress and logs', () => {
     assert.equal((await queue.getJob(job.id)).progress, 77);
   });
 
-  it('job.log appends to the <prefix>:<queue>:<id>:logs list', async (t) => {
+  it('job.log appends to the <prefix>:<queue>:<id>:logs list', { skip: h.redisOnly('reads the list in Redis') }, async (t) => {
     const { c, name, queue, worker } = setup(t);
     const redis = c.add(h.rawRedis());
     const counts = [];

@@ -11,11 +11,15 @@
 //    TEST_REDIS_PORT set. Extra CLI args are passed through: options (e.g.
 //    --test-name-pattern=x) go to node, other args replace `__test__/`
 //    (e.g. `node scripts/test.js __test__/queue.test.js`);
-// 4. stops redis-server in all cases (also on SIGINT/SIGTERM) and exits with
+// 4. runs the behaviour tests a second time on the embedded engine
+//    (BULLRUSH_TEST_BACKEND=memory), leaving out the files that are about
+//    Redis itself (interop with bullmq, outages, packaging);
+// 5. stops redis-server in all cases (also on SIGINT/SIGTERM) and exits with
 //    the test runner's exit code (non-zero too when the type check failed).
 //
+// BULLRUSH_TEST_BACKEND=redis|memory runs one pass only.
 // BULLRUSH_TEST_IMPL=bullmq|bullmq5 in the environment runs the behaviour
-// tests against the real BullMQ packages instead of bullrush.
+// tests against the real BullMQ packages instead of bullrush (Redis pass only).
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -24,6 +28,17 @@ const path = require('node:path');
 const { findOnPath, freePort, ping } = require('./local-tools');
 
 const ROOT = path.resolve(__dirname, '..');
+
+// Tests of Redis itself: interop with bullmq, outages, packaging, module shape.
+const REDIS_ONLY_FILES = /(interop[^/]*|outage|package|esm)\.test\.js$/;
+
+function allTestFiles() {
+  const dir = path.join(ROOT, '__test__');
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.test.js'))
+    .map((f) => path.join('__test__', f));
+}
 
 function log(msg) {
   process.stderr.write(`[test] ${msg}\n`);
@@ -169,8 +184,19 @@ async function main() {
     const opts = extra.filter((a) => a.startsWith('-'));
     const files = extra.filter((a) => !a.startsWith('-'));
     // --test-timeout: a hung test fails after 60 s instead of stalling the run (override by passing one).
-    const args = ['--test', '--test-concurrency=1', '--test-timeout=60000', ...opts, ...(files.length ? files : ['__test__/'])];
-    testCode = await run(process.execPath, args, env);
+    const base = ['--test', '--test-concurrency=1', '--test-timeout=60000', ...opts];
+    const only = process.env.BULLRUSH_TEST_BACKEND;
+    testCode = 0;
+    if (only !== 'memory') {
+      log('pass 1: Redis backend');
+      testCode = await run(process.execPath, [...base, ...(files.length ? files : ['__test__/'])], env);
+    }
+    const memoryFiles = (files.length ? files : allTestFiles()).filter((f) => !REDIS_ONLY_FILES.test(f));
+    if (only !== 'redis' && !process.env.BULLRUSH_TEST_IMPL && memoryFiles.length > 0) {
+      log('pass 2: embedded engine (BULLRUSH_TEST_BACKEND=memory)');
+      const code = await run(process.execPath, [...base, ...memoryFiles], { ...env, BULLRUSH_TEST_BACKEND: 'memory' });
+      if (testCode === 0) testCode = code;
+    }
     if (tscCode !== 0) log(`type check failed earlier (exit ${tscCode})`);
   } catch (err) {
     log(err && err.message ? err.message : String(err));
