@@ -140,7 +140,8 @@ function check(condition, message) {
 // ---------------------------------------------------------------- setup
 
 const lib = loadImpl(impl);
-const connection = { host: '127.0.0.1', port: params.port, maxRetriesPerRequest: null };
+// params.memory: bullrush's embedded engine (no Redis).
+const connection = params.memory ? 'memory://' : { host: '127.0.0.1', port: params.port, maxRetriesPerRequest: null };
 const queueName = params.queue || `bench-${impl}-${scenario}-${process.pid}-${Date.now().toString(36)}`;
 const SMALL_DATA = { user: { id: 1, name: 'x' }, items: [1, 2, 3] };
 

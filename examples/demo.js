@@ -1,12 +1,14 @@
 'use strict';
 
 // `npm run demo`: adds jobs, processes them with a Worker, shows live
-// progress and a summary. Uses REDIS_URL, or Redis on 127.0.0.1:6379.
+// progress and a summary. Runs on the embedded engine (no Redis needed), or
+// on Redis when REDIS_URL is set.
 const { Queue, Worker } = require('..');
 
 const JOBS = 24;
 const STEPS = 5;
-const connection = process.env.REDIS_URL || { host: '127.0.0.1', port: 6379 };
+// Chosen explicitly, so that the demo says which it uses instead of warning.
+const connection = process.env.REDIS_URL || 'memory://';
 const name = 'bullrush-demo';
 
 function bar(fraction, width = 20) {
@@ -19,10 +21,15 @@ async function main() {
   try {
     await queue.waitUntilReady();
   } catch (err) {
-    console.error(`Cannot reach Redis (${err.message}).`);
-    console.error('Start one (redis-server) or set REDIS_URL=redis://host:port and run again.');
+    console.error(`Cannot reach Redis at REDIS_URL (${err.message}).`);
+    console.error('Start it, or unset REDIS_URL to run the demo on the embedded engine.');
     process.exit(1);
   }
+  console.log(
+    connection === 'memory://'
+      ? 'Running on the embedded engine (set REDIS_URL=redis://host:port to run on Redis).'
+      : `Running on Redis at ${new URL(connection).host}.`,
+  );
   await queue.obliterate({ force: true });
 
   const progress = new Map();
