@@ -25,18 +25,17 @@ function check(code, jobId, command, state) {
   return code;
 }
 
-const FIELDS_FROM_RECORD = [
-  'name', 'data', 'progress', 'delay', 'priority', 'timestamp', 'attemptsMade',
-  'attemptsStarted', 'stalledCounter', 'returnvalue', 'stacktrace',
-];
-
 /**
  * A job, shaped like BullMQ's. `owner` is the Queue or Worker it came from:
  * it supplies the native queue handle and receives the job's local events.
  */
+// The owner under a symbol: out of Object.keys and toJSON like a
+// non-enumerable property, and far cheaper to set on every job.
+const OWNER = Symbol('owner');
+
 class Job {
   constructor(owner, name, data, opts = {}, id) {
-    Object.defineProperty(this, 'queue', { value: owner, enumerable: false, writable: true });
+    this[OWNER] = owner;
     this.name = name;
     this.data = data;
     this.opts = { attempts: 0, ...opts };
@@ -53,20 +52,42 @@ class Job {
     this.queueQualifiedName = owner ? owner.qualifiedName : undefined;
   }
 
+  get queue() {
+    return this[OWNER];
+  }
+
+  set queue(owner) {
+    this[OWNER] = owner;
+  }
+
   get queueName() {
     return this.queue.name;
   }
 
   /** Builds a Job from the engine's record (see src/engine/job.rs). */
-  static fromRecord(owner, record) {
-    const job = new Job(owner, record.name, record.data, record.opts, record.id);
-    for (const field of FIELDS_FROM_RECORD) job[field] = record[field];
-    for (const field of ['processedOn', 'finishedOn']) {
-      if (record[field] !== null) job[field] = record[field];
-    }
-    for (const field of ['failedReason', 'parentKey', 'parent', 'repeatJobKey', 'deduplicationId', 'processedBy', 'deferredFailure', 'token']) {
-      if (record[field] !== undefined) job[field] = record[field];
-    }
+  // Written out field by field: each property access stays monomorphic,
+  // which matters at a hundred thousand jobs a second.
+  static fromRecord(owner, r) {
+    const job = new Job(owner, r.name, r.data, r.opts, r.id);
+    job.progress = r.progress;
+    job.delay = r.delay;
+    job.priority = r.priority;
+    job.timestamp = r.timestamp;
+    job.attemptsMade = r.attemptsMade;
+    job.attemptsStarted = r.attemptsStarted;
+    job.stalledCounter = r.stalledCounter;
+    job.returnvalue = r.returnvalue;
+    job.stacktrace = r.stacktrace;
+    if (r.processedOn !== null) job.processedOn = r.processedOn;
+    if (r.finishedOn !== null) job.finishedOn = r.finishedOn;
+    if (r.failedReason !== undefined) job.failedReason = r.failedReason;
+    if (r.parentKey !== undefined) job.parentKey = r.parentKey;
+    if (r.parent !== undefined) job.parent = r.parent;
+    if (r.repeatJobKey !== undefined) job.repeatJobKey = r.repeatJobKey;
+    if (r.deduplicationId !== undefined) job.deduplicationId = r.deduplicationId;
+    if (r.processedBy !== undefined) job.processedBy = r.processedBy;
+    if (r.deferredFailure !== undefined) job.deferredFailure = r.deferredFailure;
+    if (r.token !== undefined) job.token = r.token;
     return job;
   }
 

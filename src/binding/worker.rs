@@ -159,9 +159,15 @@ impl NativeWorker {
         on_worker!(&self.inner, w => w.next().await)
     }
 
-    /// Results of processed jobs (see `parse_finishes`), flushed in batches.
+    /// Results of processed jobs as a JSON array of strings (see
+    /// `parse_finishes`), flushed in batches.
     #[napi]
-    pub fn finish(&self, flat: Vec<String>) -> napi::Result<()> {
+    pub fn finish(&self, flat_json: String) -> napi::Result<()> {
+        let flat: Vec<String> = serde_json::from_str(&flat_json).map_err(|e| {
+            js_error(EngineError::InvalidInput(format!(
+                "finish: malformed batch: {e}"
+            )))
+        })?;
         self.core().finish(parse_finishes(flat)?);
         Ok(())
     }

@@ -42,16 +42,18 @@ pub struct NewJob {
 }
 
 /// One job hash read from a backend, in whatever order its fields came.
-pub struct RawJob<'a> {
+/// Field names are `String`s as read from Redis, or `&'static str` in the
+/// memory backend, which writes a fixed set of them.
+pub struct RawJob<'a, K = String> {
     pub id: &'a str,
-    pub fields: &'a [(String, String)],
+    pub fields: &'a [(K, String)],
 }
 
-impl RawJob<'_> {
+impl<K: AsRef<str>> RawJob<'_, K> {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k.as_ref() == name)
             .map(|(_, v)| v.as_str())
     }
 

@@ -360,9 +360,8 @@ impl MemoryQueue {
     pub async fn publish_event(&self, fields: &[String], max_events: i64) -> EngineResult<String> {
         let now = now_ms();
         Ok(self.with(|s| {
-            let id = s
-                .events
-                .append(now, fields.to_vec(), max_events.max(1) as usize);
+            let json = serde_json::to_string(fields).unwrap_or_default();
+            let id = s.events.append(now, json, max_events.max(1) as usize);
             super::events::format_id(id)
         }))
     }
@@ -421,14 +420,15 @@ impl State {
             self.emit(now, "duplicated", &[("jobId", &id)]);
             return id;
         }
-        let fields = vec![
-            ("name".to_string(), job.name.clone()),
-            ("data".to_string(), job.data.clone()),
-            ("opts".to_string(), o.encoded.clone()),
-            ("timestamp".to_string(), o.timestamp.to_string()),
-            ("delay".to_string(), o.delay.to_string()),
-            ("priority".to_string(), o.priority.to_string()),
-        ];
+        let mut fields = Vec::with_capacity(12);
+        fields.extend([
+            ("name", job.name.clone()),
+            ("data", job.data.clone()),
+            ("opts", o.encoded.clone()),
+            ("timestamp", o.timestamp.to_string()),
+            ("delay", o.delay.to_string()),
+            ("priority", o.priority.to_string()),
+        ]);
         self.jobs.insert(
             id.clone(),
             super::state::Job {

@@ -15,6 +15,16 @@ pub const PRIORITY_UNIT: i64 = 0x1_0000_0000;
 pub const RATE_LIMITED: i64 = 9_007_199_254_740_991;
 const DEFAULT_EVENTS_CAP: usize = 10_000;
 
+fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    }
+}
+
 pub struct Lock {
     pub token: String,
     pub expires_at: i64,
@@ -23,7 +33,7 @@ pub struct Lock {
 /// A job hash (same fields as in Redis), its log and its lock.
 #[derive(Default)]
 pub struct Job {
-    pub fields: Vec<(String, String)>,
+    pub fields: Vec<(&'static str, String)>,
     pub logs: VecDeque<String>,
     pub lock: Option<Lock>,
 }
@@ -32,7 +42,7 @@ impl Job {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
     }
 
@@ -43,19 +53,19 @@ impl Job {
             .unwrap_or(0)
     }
 
-    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+    pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
         let value = value.into();
-        match self.fields.iter_mut().find(|(k, _)| k == name) {
+        match self.fields.iter_mut().find(|(k, _)| *k == name) {
             Some(field) => field.1 = value,
-            None => self.fields.push((name.to_string(), value)),
+            None => self.fields.push((name, value)),
         }
     }
 
     pub fn del(&mut self, name: &str) {
-        self.fields.retain(|(k, _)| k != name);
+        self.fields.retain(|(k, _)| *k != name);
     }
 
-    pub fn incr(&mut self, name: &str) -> i64 {
+    pub fn incr(&mut self, name: &'static str) -> i64 {
         let n = self.int(name) + 1;
         self.set(name, n.to_string());
         n
@@ -111,24 +121,36 @@ impl State {
     /// The events cap (meta's `opts.maxLenEvents`, written on first use as
     /// the Redis backend does).
     pub fn events_cap(&mut self) -> usize {
-        let cap = self
-            .meta
-            .entry("opts.maxLenEvents".into())
-            .or_insert_with(|| DEFAULT_EVENTS_CAP.to_string());
-        cap.parse().unwrap_or(DEFAULT_EVENTS_CAP)
+        const FIELD: &str = "opts.maxLenEvents";
+        match self.meta.get(FIELD) {
+            Some(cap) => cap.parse().unwrap_or(DEFAULT_EVENTS_CAP),
+            None => {
+                self.meta
+                    .insert(FIELD.into(), DEFAULT_EVENTS_CAP.to_string());
+                DEFAULT_EVENTS_CAP
+            }
+        }
     }
 
     /// Appends an event: `name` then field/value pairs.
     pub fn emit(&mut self, now: i64, name: &str, pairs: &[(&str, &str)]) {
         let cap = self.events_cap();
-        let mut fields = Vec::with_capacity(2 + pairs.len() * 2);
-        fields.push("event".to_string());
-        fields.push(name.to_string());
+        let mut json = String::with_capacity(
+            32 + pairs
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 6)
+                .sum::<usize>(),
+        );
+        json.push_str("[\"event\",");
+        push_json_str(&mut json, name);
         for (k, v) in pairs {
-            fields.push(k.to_string());
-            fields.push(v.to_string());
+            json.push(',');
+            push_json_str(&mut json, k);
+            json.push(',');
+            push_json_str(&mut json, v);
         }
-        self.events.append(now, fields, cap);
+        json.push(']');
+        self.events.append(now, json, cap);
     }
 
     pub fn meta_int(&self, field: &str) -> Option<i64> {

@@ -15,6 +15,9 @@ use crate::engine::error::EngineResult;
 use crate::engine::now_ms;
 use crate::engine::worker::{Delivery, Finish, Inbox, WorkerCore, WorkerSettings};
 
+/// Result batches at least this large are stored in two turns.
+const SPLIT_AT: usize = 16;
+
 pub struct Shared {
     core: WorkerCore,
     queue: MemoryQueue,
@@ -47,13 +50,13 @@ impl Shared {
     }
 
     /// Stores `batch` and starts up to `fetch` jobs, in one turn of the lock;
-    /// returns each job's code and what was fetched.
-    fn turn(&self, batch: Vec<Finish>, fetch: usize) -> (Vec<(String, i64)>, Fetched) {
+    /// returns each job's code, what was fetched and the started jobs' records.
+    fn turn(&self, batch: Vec<Finish>, fetch: usize) -> (Vec<(String, i64)>, Fetched, Vec<String>) {
         let now = now_ms();
         let actions: Vec<_> = batch.iter().map(|f| self.action_for(f)).collect();
         let max_points = self.settings.metrics_max_points;
         let args = self.fetch_args(now, fetch);
-        let (codes, fetched) = self.queue.with(|s| {
+        let (codes, fetched, records) = self.queue.with(|s| {
             let codes: Vec<i64> = batch
                 .iter()
                 .zip(actions)
@@ -62,19 +65,16 @@ impl Shared {
             let fetched = if fetch > 0 {
                 s.fetch(&args)
             } else {
-                Fetched {
-                    jobs: Vec::new(),
-                    limit_wait_ms: 0,
-                    next_due_ms: 0,
-                }
+                Fetched::default()
             };
             if fetched.jobs.is_empty() && !batch.is_empty() {
                 s.emit_drained_if_empty(now);
             }
-            (codes, fetched)
+            let records = s.record_started(&self.core, &fetched);
+            (codes, fetched, records)
         });
         let done = batch.into_iter().map(|f| f.id).zip(codes).collect();
-        (done, fetched)
+        (done, fetched, records)
     }
 
     async fn run(self: Arc<Self>) {
@@ -90,7 +90,17 @@ impl Shared {
                 return;
             }
             ready.borrow_and_update();
-            let batch = std::mem::take(&mut *self.pending.lock().unwrap());
+            let batch = {
+                let mut pending = self.pending.lock().unwrap();
+                if pending.len() >= SPLIT_AT {
+                    // Two halves, delivered apart: JS runs the first half's
+                    // processors while this thread stores the second.
+                    let half = pending.len() / 2;
+                    pending.drain(..half).collect()
+                } else {
+                    std::mem::take(&mut *pending)
+                }
+            };
             let now = now_ms();
             let held = self.hold_until_ms.load(Ordering::Relaxed) as i64;
             let limited = now < wait_until.max(held);
@@ -104,7 +114,7 @@ impl Shared {
                     .saturating_sub(staying)
             };
             let had_results = !batch.is_empty();
-            let (done, fetched) = self.turn(batch, fetch);
+            let (done, fetched, records) = self.turn(batch, fetch);
             if had_results {
                 // The worker is done with these jobs whatever the queue said.
                 let mut active = self.active.lock().unwrap();
@@ -117,7 +127,6 @@ impl Shared {
             let started = fetched.jobs.len();
             if started > 0 {
                 drained_told = false;
-                let records = self.record_started(&fetched.jobs);
                 let _ = self.out.send(Delivery::Jobs(records));
             } else if fetch > 0 && fetched.limit_wait_ms == 0 && !drained_told {
                 drained_told = true;
@@ -129,8 +138,11 @@ impl Shared {
             if closing && self.active.lock().unwrap().is_empty() {
                 return;
             }
-            if started > 0 && started == fetch {
-                // Took all it asked for: there may be more for freed slots.
+            if (started > 0 && started == fetch) || !self.pending.lock().unwrap().is_empty() {
+                // More results to store, or slots it may fill at once. Yield
+                // first: `next` runs on this thread too, and JS should get
+                // what was just delivered while this turn goes on.
+                tokio::task::yield_now().await;
                 continue;
             }
             let mut sleep_ms = 3_600_000i64;
@@ -256,13 +268,15 @@ impl MemoryWorker {
         let mut args = s.fetch_args(now_ms(), 1);
         args.token_base = token;
         args.seq = None;
-        let fetched = s.queue.with(|q| q.fetch(&args));
-        Ok(s.record_started(&fetched.jobs).pop())
+        Ok(s.queue.with(|q| {
+            let fetched = q.fetch(&args);
+            q.record_started(&s.core, &fetched).pop()
+        }))
     }
 
     /// Manual processing: stores one result; returns its code.
     pub async fn finish_one(&self, finish: Finish) -> EngineResult<i64> {
-        let (done, _) = self.shared.turn(vec![finish], 0);
+        let (done, _, _) = self.shared.turn(vec![finish], 0);
         let (id, code) = done.into_iter().next().unwrap_or_default();
         if code == 0 {
             self.shared.active.lock().unwrap().remove(&id);

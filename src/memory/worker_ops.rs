@@ -2,7 +2,8 @@
 //! renew locks and recover stalled jobs, with the Redis scripts' rules.
 
 use super::state::{Lock, State};
-use crate::engine::worker::{Action, StartedJob};
+use crate::engine::job::RawJob;
+use crate::engine::worker::{Action, WorkerCore};
 
 /// A worker's side of one fetch.
 pub struct FetchArgs<'a> {
@@ -17,10 +18,11 @@ pub struct FetchArgs<'a> {
     pub limiter: Option<(i64, i64)>,
 }
 
-/// Jobs started, the rate-limit wait (ms, 0: none) and when the next
-/// delayed job is due (0: none).
+/// Jobs started (id, lock token), the rate-limit wait (ms, 0: none) and
+/// when the next delayed job is due (0: none).
+#[derive(Default)]
 pub struct Fetched {
-    pub jobs: Vec<StartedJob>,
+    pub jobs: Vec<(String, String)>,
     pub limit_wait_ms: i64,
     pub next_due_ms: i64,
 }
@@ -29,11 +31,7 @@ impl State {
     /// Starts up to `count` jobs, honouring pause, the global concurrency
     /// and the rate limit (the queue's, else the worker's).
     pub fn fetch(&mut self, w: &FetchArgs) -> Fetched {
-        let mut fetched = Fetched {
-            jobs: Vec::new(),
-            limit_wait_ms: 0,
-            next_due_ms: 0,
-        };
+        let mut fetched = Fetched::default();
         let limit_max = self.meta_int("max").or(w.limiter.map(|l| l.0));
         let limit_ms = w.limiter.map(|l| l.1).or(self.meta_int("duration"));
         let concurrency = self.meta_int("concurrency");
@@ -73,16 +71,27 @@ impl State {
                 job.set("pb", w.name);
             }
             job.incr("ats");
-            fetched.jobs.push(StartedJob {
-                id,
-                token,
-                fields: job.fields.clone(),
-            });
+            fetched.jobs.push((id, token));
         }
         if fetched.jobs.is_empty() {
             fetched.next_due_ms = self.next_due_at().unwrap_or(0);
         }
         fetched
+    }
+
+    /// Hands started jobs to `core` (its active set) and returns their
+    /// records for JS, read in place.
+    pub fn record_started(&self, core: &WorkerCore, fetched: &Fetched) -> Vec<String> {
+        core.record_started_raw(fetched.jobs.iter().filter_map(|(id, token)| {
+            let job = self.jobs.get(id)?;
+            Some((
+                RawJob {
+                    id,
+                    fields: &job.fields,
+                },
+                token.as_str(),
+            ))
+        }))
     }
 
     /// Stores one result; returns 0 or -1 no such job, -2/-6 lock, -3 not active.

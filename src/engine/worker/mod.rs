@@ -114,7 +114,7 @@ pub struct ActiveJob {
 impl ActiveJob {
     /// `opts` are the job's decoded options; the names read here are the
     /// same before and after decoding.
-    fn from_started(job: &RawJob, token: &str, opts: &serde_json::Value) -> Self {
+    fn from_started<K: AsRef<str>>(job: &RawJob<K>, token: &str, opts: &serde_json::Value) -> Self {
         ActiveJob {
             token: token.to_string(),
             attempts: opts
@@ -241,21 +241,31 @@ impl WorkerCore {
 
     /// Records started jobs as active; returns their JSON records.
     pub fn record_started(&self, jobs: &[StartedJob]) -> Vec<String> {
-        let mut out = Vec::with_capacity(jobs.len());
-        let mut active = self.active.lock().unwrap();
-        for job in jobs {
+        self.record_started_raw(jobs.iter().map(|job| {
             let raw = RawJob {
                 id: &job.id,
                 fields: &job.fields,
             };
+            (raw, job.token.as_str())
+        }))
+    }
+
+    /// As `record_started`, for jobs read in place (no copy of their fields).
+    pub fn record_started_raw<'a, K: AsRef<str> + 'a>(
+        &self,
+        jobs: impl Iterator<Item = (RawJob<'a, K>, &'a str)>,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut active = self.active.lock().unwrap();
+        for (raw, token) in jobs {
             // Parsed once: the retry bookkeeping and the record for JS share it.
             let opts = raw.opts();
             active.insert(
-                job.id.clone(),
-                ActiveJob::from_started(&raw, &job.token, &opts),
+                raw.id.to_string(),
+                ActiveJob::from_started(&raw, token, &opts),
             );
             let mut json = String::with_capacity(256);
-            raw.write_json_with(&mut json, Some(&job.token), &opts);
+            raw.write_json_with(&mut json, Some(token), &opts);
             out.push(json);
         }
         out
