@@ -533,4 +533,33 @@ ${parts.join('\n')}
 `;
 }
 
-module.exports = { consoleTables, markdown, svg };
+// ---------------------------------------------------------------- embedded engine
+
+const EMBEDDED_HEADER = ['scenario (embedded engine, no Redis)', 'jobs', 'jobs/s', 'CPU µs/job', 'peak RSS MB', 'rounds jobs/s'];
+
+function embeddedRows(embedded) {
+  return embedded.map((e) => [
+    `${e.id}. ${e.label}`,
+    nf0.format(e.params.jobs),
+    e.ok ? fmtRate(e.jobsPerSec) : `FAILED: ${e.errors.join(' | ')}`,
+    fmtUs(e.cpuUsPerJob),
+    fmtMB(e.peakRssMB),
+    e.roundJobsPerSec.map(fmtRate).join(' / '),
+  ]);
+}
+
+function embeddedText(embedded) {
+  return `${textTable(EMBEDDED_HEADER, embeddedRows(embedded))}\n`;
+}
+
+function embeddedMarkdown(embedded) {
+  if (!embedded.length) return '';
+  return (
+    '\n## Embedded engine\n\n' +
+    "bullrush with `connection: 'memory://'`: the queues live in the benchmark's process, so there is no " +
+    'bullmq column and no Redis CPU. Same scenarios and checks as above, larger job counts; medians over the rounds.\n\n' +
+    `${mdTable(EMBEDDED_HEADER, embeddedRows(embedded))}\n`
+  );
+}
+
+module.exports = { consoleTables, markdown, svg, embeddedText, embeddedMarkdown };

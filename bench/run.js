@@ -100,8 +100,23 @@ const SCENARIOS = [
   })),
 ];
 
-/** --only=8 selects 8a, 8b and 8c (and --only=3 both 3a and 3b). */
-const selectedBy = (s, ids) => ids.includes(s.id) || ids.includes(s.id.replace(/[a-z]$/, ''));
+// The embedded engine (connection 'memory://'): bullrush alone, as BullMQ
+// has nothing to compare with; jobs/s and CPU per job.
+const EMBEDDED = [
+  { id: 'e1', label: 'add, awaited one at a time', runner: 'add-serial', params: { jobs: 20000, warmup: 1000 } },
+  { id: 'e2', label: 'add, 100 in flight', runner: 'add-concurrent', params: { jobs: 50000, inFlight: 100, warmup: 100 } },
+  { id: 'e3', label: 'addBulk, batches of 1000', runner: 'add-bulk', params: { jobs: 200000, batch: 1000, warmup: 100 } },
+  { id: 'e4', label: 'Worker, no-op, concurrency 1', runner: 'worker', params: { jobs: 50000, concurrency: 1 } },
+  { id: 'e5', label: 'Worker, no-op, concurrency 100', runner: 'worker', params: { jobs: 200000, concurrency: 100 } },
+  {
+    id: 'e6', label: 'Worker, removeOnComplete, returns {ok,n}, concurrency 10', runner: 'worker',
+    params: { jobs: 100000, concurrency: 10, removeOnComplete: true, returnValue: true },
+  },
+].map((s) => ({ ...s, params: { ...s.params, memory: true } }));
+
+/** --only=8 selects 8a, 8b and 8c (and --only=3 both 3a and 3b; --only=e every embedded one). */
+const selectedBy = (s, ids) =>
+  ids.includes(s.id) || ids.includes(s.id.replace(/[a-z]$/, '')) || ids.includes(s.id.replace(/\d+$/, ''));
 
 function paramsFor(scenario) {
   const p = { ...scenario.params };
@@ -484,6 +499,23 @@ async function main() {
     console.log('');
   }
 
+  const embedded = [];
+  const embeddedSelected = EMBEDDED.filter((s) => !only || selectedBy(s, only));
+  if (embeddedSelected.length) console.log('Embedded engine (no Redis; bullrush only)');
+  for (const scenario of embeddedSelected) {
+    const params = paramsFor(scenario);
+    const results = [];
+    for (let round = 0; round < rounds; round++) {
+      await waitForQuiet();
+      const r = await runChild('bullrush', scenario, params, idleUsPerMs);
+      results.push(r);
+      raw.push({ ...r, scenario: scenario.id, runner: scenario.runner, round: round + 1 });
+      console.log(`  ${scenario.id}. ${scenario.label}, round ${round + 1}: ${fmtRound(r)}`);
+    }
+    embedded.push(embeddedSummary(scenario, params, results));
+  }
+  console.log('');
+
   const wallS = (Date.now() - started) / 1000;
   await redis.shutdown();
   const meta = {
@@ -498,14 +530,16 @@ async function main() {
     machine: info,
   };
 
-  console.log(report.consoleTables(summaries, meta));
+  if (summaries.length) console.log(report.consoleTables(summaries, meta));
+  if (embedded.length) console.log(report.embeddedText(embedded));
   const failures = summaries.flatMap((s) =>
     IMPLS.filter((impl) => !s.notYet && !s.impls[impl].ok).map((impl) => `${s.id}. ${s.label} [${impl}]: ${s.impls[impl].errors.join(' | ')}`),
   );
+  for (const e of embedded) if (!e.ok) failures.push(`${e.id}. ${e.label} [embedded]: ${e.errors.join(' | ')}`);
   if (isFullRun) {
-    fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), report.markdown(summaries, meta));
+    fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), report.markdown(summaries, meta) + report.embeddedMarkdown(embedded));
     fs.writeFileSync(path.join(__dirname, 'chart.svg'), report.svg(summaries, meta));
-    fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify({ meta, summaries, raw }, null, 2)}\n`);
+    fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify({ meta, summaries, embedded, raw }, null, 2)}\n`);
     console.log('wrote bench/RESULTS.md, bench/chart.svg, bench/results.json');
   }
   console.log(`wall time: ${wallS.toFixed(1)} s (of which ${(waitedMs / 1000).toFixed(1)} s waiting for the machine to be quiet)`);
@@ -515,9 +549,26 @@ async function main() {
   }
 }
 
+/** Median jobs/s, CPU per job and peak RSS of an embedded scenario's rounds. */
+function embeddedSummary(scenario, params, results) {
+  const ok = results.filter((r) => r.ok).map(derive);
+  const m = (key) => median(ok.map((x) => x[key]));
+  return {
+    id: scenario.id,
+    label: scenario.label,
+    params,
+    ok: ok.length === results.length && ok.length > 0,
+    errors: results.filter((r) => !r.ok).map((r) => r.error),
+    jobsPerSec: m('jobsPerSec'),
+    cpuUsPerJob: m('cpuUsPerJob'),
+    peakRssMB: m('peakRssMB'),
+    roundJobsPerSec: ok.map((x) => x.jobsPerSec),
+  };
+}
+
 /** Same numbers, current report format: for changes to bench/report.js. */
 function render() {
-  const { meta, summaries, raw } = JSON.parse(fs.readFileSync(path.join(__dirname, 'results.json'), 'utf8'));
+  const { meta, summaries, embedded = [], raw } = JSON.parse(fs.readFileSync(path.join(__dirname, 'results.json'), 'utf8'));
   for (const s of summaries) {
     s.short = (SCENARIOS.find((x) => x.id === s.id) || {}).short;
     for (const impl of IMPLS) {
@@ -525,9 +576,10 @@ function render() {
       if (s.impls[impl]) s.impls[impl].roundJobsPerSec = rounds.map((r) => derive(r).jobsPerSec);
     }
   }
-  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), report.markdown(summaries, meta));
+  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), report.markdown(summaries, meta) + report.embeddedMarkdown(embedded));
   fs.writeFileSync(path.join(__dirname, 'chart.svg'), report.svg(summaries, meta));
   console.log(report.consoleTables(summaries, meta));
+  if (embedded.length) console.log(report.embeddedText(embedded));
   console.log(`rewrote bench/RESULTS.md and bench/chart.svg from bench/results.json (run of ${meta.date})`);
 }
 

@@ -31,6 +31,32 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Validates jobs given as parallel arrays (data and opts as JSON text).
+fn new_jobs(
+    names: Vec<String>,
+    data: Vec<String>,
+    opts: Vec<String>,
+    timestamps: Vec<f64>,
+) -> napi::Result<Vec<NewJob>> {
+    let now = now_ms();
+    let mut jobs = Vec::with_capacity(names.len());
+    for (((name, data), opts), ts) in names.into_iter().zip(data).zip(opts).zip(timestamps) {
+        let value: serde_json::Value = serde_json::from_str(&opts).map_err(|e| {
+            js_error(EngineError::InvalidInput(format!(
+                "job options are not valid JSON: {e}"
+            )))
+        })?;
+        let timestamp = if ts.is_finite() && ts > 0.0 {
+            ts as i64
+        } else {
+            now
+        };
+        let opts = parse_job_options(&value, timestamp).map_err(js_error)?;
+        jobs.push(NewJob { name, data, opts });
+    }
+    Ok(jobs)
+}
+
 #[napi]
 pub struct NativeQueue {
     pub(crate) inner: Backend,
@@ -77,23 +103,27 @@ impl NativeQueue {
         opts: Vec<String>,
         timestamps: Vec<f64>,
     ) -> napi::Result<Vec<String>> {
-        let now = now_ms();
-        let mut jobs = Vec::with_capacity(names.len());
-        for (((name, data), opts), ts) in names.into_iter().zip(data).zip(opts).zip(timestamps) {
-            let value: serde_json::Value = serde_json::from_str(&opts).map_err(|e| {
-                js_error(EngineError::InvalidInput(format!(
-                    "job options are not valid JSON: {e}"
-                )))
-            })?;
-            let timestamp = if ts.is_finite() && ts > 0.0 {
-                ts as i64
-            } else {
-                now
-            };
-            let opts = parse_job_options(&value, timestamp).map_err(js_error)?;
-            jobs.push(NewJob { name, data, opts });
-        }
+        let jobs = new_jobs(names, data, opts, timestamps)?;
         on_backend!(&self.inner, q => q.add(&jobs).await).map_err(js_error)
+    }
+
+    /// `add` without leaving the JS thread, for the embedded engine: a job
+    /// is stored in microseconds, less than a hop to the runtime and back.
+    #[napi]
+    pub fn add_now(
+        &self,
+        names: Vec<String>,
+        data: Vec<String>,
+        opts: Vec<String>,
+        timestamps: Vec<f64>,
+    ) -> napi::Result<Vec<String>> {
+        let jobs = new_jobs(names, data, opts, timestamps)?;
+        match &self.inner {
+            Backend::Memory(q) => Ok(q.add_now(&jobs)),
+            Backend::Redis(_) => Err(js_error(EngineError::Other(
+                "addNow is for the embedded engine only".into(),
+            ))),
+        }
     }
 
     #[napi]

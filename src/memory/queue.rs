@@ -32,13 +32,17 @@ fn job_json(state: &State, id: &str, out: &mut String) -> bool {
 
 impl MemoryQueue {
     pub async fn add(&self, jobs: &[NewJob]) -> EngineResult<Vec<String>> {
+        Ok(self.add_now(jobs))
+    }
+
+    pub fn add_now(&self, jobs: &[NewJob]) -> Vec<String> {
         let now = now_ms();
-        Ok(self.with(|s| {
+        self.with(|s| {
             s.meta
                 .entry("version".into())
                 .or_insert_with(|| concat!("bullrush:", env!("CARGO_PKG_VERSION")).into());
             jobs.iter().map(|job| s.add_job(job, now)).collect()
-        }))
+        })
     }
 
     pub async fn counts(&self, states: &[String]) -> EngineResult<Vec<i64>> {
