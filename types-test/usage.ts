@@ -602,3 +602,15 @@ async function bullrushExtras(): Promise<void> {
   await memoryWorker.close();
 }
 void bullrushExtras;
+
+// The embedded engine needs no options at all; health() says which backend answered.
+const bare = new Queue<EmailData>('bare');
+const prefixed = new Queue('prefixed', { prefix: 'app' });
+async function embeddedHealth(): Promise<void> {
+  const { health: healthOf } = await import('..');
+  const report = await healthOf([bare, prefixed]);
+  const backend: 'redis' | 'memory' = report.backend;
+  const latency: number | null = report.redis ? report.redis.latencyMs : null;
+  console.log(backend, latency, report.queues.bare.waiting);
+}
+void embeddedHealth;
