@@ -578,7 +578,7 @@ void new Queue('legacy', legacyOpts).add('tick', {}, { repeat: repeatOpts });
 void untyped.getJobCountByTypes('waiting', 'paused');
 
 // bullrush extensions
-import { RedisUnavailableError } from '..';
+import { RedisUnavailableError, health } from '..';
 
 const memoryQueue = new Queue<EmailData>('emails', { connection: 'memory://' });
 const urlQueue = new Queue('emails', { connection: 'redis://localhost:6379/1', commandTimeout: 2000 });
@@ -607,8 +607,7 @@ void bullrushExtras;
 const bare = new Queue<EmailData>('bare');
 const prefixed = new Queue('prefixed', { prefix: 'app' });
 async function embeddedHealth(): Promise<void> {
-  const { health: healthOf } = await import('..');
-  const report = await healthOf([bare, prefixed]);
+  const report = await health([bare, prefixed]);
   const backend: 'redis' | 'memory' = report.backend;
   const latency: number | null = report.redis ? report.redis.latencyMs : null;
   console.log(backend, latency, report.queues.bare.waiting);
