@@ -1,12 +1,17 @@
 'use strict';
 
-/** JSON text of `value`, or a TypeError naming what could not be carried. */
-function toJson(value, what) {
+/**
+ * JSON text of `value`, or a TypeError naming what could not be carried:
+ * `what`, followed by `whose` when given (kept apart so that the hot path
+ * builds no message).
+ */
+function toJson(value, what, whose) {
   let text;
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new TypeError(`${what} cannot be serialized to JSON: ${err.message}`);
+    const subject = whose === undefined ? what : `${what} ${whose}`;
+    throw new TypeError(`${subject} cannot be serialized to JSON: ${err.message}`);
   }
   return text;
 }

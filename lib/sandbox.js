@@ -44,18 +44,25 @@ function sandboxedProcessor(processor, { useWorkerThreads = false } = {}) {
         if (reuse) idle.push(sandbox);
         else all.delete(sandbox);
       };
+      // Progress and log calls are stored in the order the sandbox made
+      // them, and before its result: the job's 'progress' comes before its
+      // 'completed', as when the processor runs in this process.
+      let stored = Promise.resolve();
+      const inOrder = (fn) => {
+        stored = stored.then(fn).catch(() => {});
+      };
       const onMessage = (m) => {
-        if (m.type === 'progress') job.updateProgress(m.value).catch(() => {});
-        else if (m.type === 'log') job.log(m.row).catch(() => {});
+        if (m.type === 'progress') inOrder(() => job.updateProgress(m.value));
+        else if (m.type === 'log') inOrder(() => job.log(m.row));
         else if (m.type === 'completed') {
           done(true);
-          resolve(m.value);
+          inOrder(() => resolve(m.value));
         } else if (m.type === 'failed') {
           done(true);
           const err = new Error(m.error.message);
           err.name = m.error.name;
           err.stack = m.error.stack;
-          reject(err);
+          inOrder(() => reject(err));
         }
       };
       const onExit = (code) => {

@@ -78,6 +78,7 @@ class Worker extends QueueBase {
     this.active = new Map();
     this.outbox = [];
     this.flushScheduled = false;
+    this.flushBound = () => this.flush();
     this.engine = undefined;
     this.loop = undefined;
     this.idle = undefined;
@@ -211,17 +212,17 @@ class Worker extends QueueBase {
     }
     try {
       const result = await this.processFn(job, job.token, entry.abort && entry.abort.signal);
-      const text = toJson(result, `return value of job ${job.id}`);
+      const text = toJson(result, 'return value of job', job.id);
       job.returnvalue = result;
       entry.result = result;
-      this.report([job.id, job.token, 'c', text === undefined ? 'null' : text, '', '']);
+      this.report(job.id, job.token, 'c', text === undefined ? 'null' : text, '', '');
     } catch (err) {
       if (err && MOVED.has(err.name)) {
         entry.moved = true;
-        this.report([job.id, job.token, 'x', '', '', '']);
+        this.report(job.id, job.token, 'x', '', '', '');
       } else if (err && (err.name === 'RateLimitError' || err.message === 'bullmq:rateLimitExceeded')) {
         entry.moved = true;
-        this.report([job.id, job.token, 'w', '', '', '']);
+        this.report(job.id, job.token, 'w', '', '', '');
         this.holdForRateLimit();
       } else {
         entry.error = err;
@@ -273,7 +274,7 @@ class Worker extends QueueBase {
   }
 
   async reportFailure(job, err) {
-    this.report(await this.failureEntry(job, err));
+    this.report(...(await this.failureEntry(job, err)));
   }
 
   /** The result entry of a failed attempt (retry decided in Rust). */
@@ -340,12 +341,15 @@ class Worker extends QueueBase {
     return typeof delay === 'number' && Number.isFinite(delay) ? delay : 0;
   }
 
-  /** Queues a result; all results of one tick cross to Rust in one call. */
-  report(entry) {
-    this.outbox.push(...entry);
+  /**
+   * Queues a result (id, token, kind, value, stacktrace, backoff delay); all
+   * results of one tick cross to Rust in one call.
+   */
+  report(id, token, kind, value, stacktrace, delay) {
+    this.outbox.push(id, token, kind, value, stacktrace, delay);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      queueMicrotask(this.flushBound);
     }
   }
 
