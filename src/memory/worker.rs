@@ -145,12 +145,14 @@ impl Shared {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let mut sleep_ms = 3_600_000i64;
+            // Idle, it looks again after drainDelay at the latest, as a
+            // Redis worker's marker wait does.
+            let mut sleep_ms = (self.settings.drain_delay_s * 1000.0) as i64;
             let until = wait_until.max(self.hold_until_ms.load(Ordering::Relaxed) as i64);
             if until > now {
                 sleep_ms = until - now + 1;
             } else if fetched.next_due_ms > 0 {
-                sleep_ms = (fetched.next_due_ms - now).max(1);
+                sleep_ms = sleep_ms.min((fetched.next_due_ms - now).max(1));
             }
             let can_take = self.free_slots() > 0 && until <= now;
             tokio::select! {

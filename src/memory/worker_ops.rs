@@ -113,6 +113,11 @@ impl State {
         if !self.leave_active(id) {
             return -3;
         }
+        if self.meta.contains_key("concurrency") {
+            // A slot of the queue's global concurrency came free: workers
+            // that were held back by it may take a job now.
+            self.ready_changed = true;
+        }
         let job = self.jobs.get_mut(id).expect("checked above");
         let priority = job.int("priority");
         let (reason, stacktrace) = match &action {
