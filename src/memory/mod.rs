@@ -2,6 +2,7 @@
 //! backend's semantics and no Redis. Every Queue, Worker and QueueEvents of
 //! the process with the same prefix and name shares one `QueueShared`.
 
+mod admin;
 pub mod events;
 mod jobs;
 mod queue;
