@@ -10,15 +10,19 @@ rcall("HSETNX", K.meta, "version", ARGV[4])
 local blocked = isBlocked()
 local ids = {}
 local readyAdded, delayedAdded = false, false
+-- BullMQ bumps the counter once per job, custom ids included; one INCRBY
+-- for the batch leaves the same counter and gives the same ids.
+local first = rcall("INCRBY", K.id, count) - count
+-- Jobs for the wait list are pushed together at the end: pushes at the
+-- head and at the tail commute, and nobody sees the list mid-script.
+local heads, tails = {}, {}
 for i = 0, count - 1 do
   local a = 5 + i * 8
   local customId, name, timestamp = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local data, opts = ARGV[a + 3], ARGV[a + 4]
   local delay, priority, lifo = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), ARGV[a + 7] == "1"
-  -- BullMQ bumps the counter for custom ids too; so do we, to keep ids aligned.
-  local counter = rcall("INCR", K.id)
   local jobId = customId
-  if jobId == "" then jobId = tostring(counter) end
+  if jobId == "" then jobId = tostring(first + i + 1) end
   local jobKey = base .. jobId
   if customId ~= "" and rcall("EXISTS", jobKey) == 1 then
     emit(cap, "duplicated", "jobId", jobId)
@@ -30,13 +34,26 @@ for i = 0, count - 1 do
       scheduleDelayed(jobId, tonumber(timestamp) + delay, cap)
       delayedAdded = true
     else
-      enqueue(jobId, priority, lifo)
+      if priority > 0 then
+        rcall("ZADD", K.prioritized, priorityScore(priority), jobId)
+      elseif lifo then
+        tails[#tails + 1] = jobId
+      else
+        heads[#heads + 1] = jobId
+      end
       emit(cap, "waiting", "jobId", jobId)
       readyAdded = true
     end
   end
   ids[#ids + 1] = jobId
 end
+local function pushAll(command, list)
+  for from = 1, #list, 1000 do
+    rcall(command, waitList(), unpack(list, from, math.min(from + 999, #list)))
+  end
+end
+pushAll("LPUSH", heads)
+pushAll("RPUSH", tails)
 if readyAdded then markReady(blocked) end
 if delayedAdded then markNextDue() end
 return ids
