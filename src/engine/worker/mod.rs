@@ -105,6 +105,8 @@ pub struct ActiveJob {
     pub token: String,
     attempts: i64,
     attempts_made: i64,
+    /// Whether the job carries a deduplication id (set when it was added).
+    dedup: bool,
     backoff: Option<Backoff>,
     lifo: bool,
     keep_complete: Option<KeepJobs>,
@@ -123,6 +125,7 @@ impl ActiveJob {
                 .unwrap_or(1)
                 .max(1),
             attempts_made: job.get("atm").and_then(|a| a.parse().ok()).unwrap_or(0),
+            dedup: job.get("deid").is_some(),
             backoff: parse_backoff(opts.get("backoff")).ok().flatten(),
             lifo: opts.get("lifo").and_then(|l| l.as_bool()).unwrap_or(false),
             keep_complete: KeepJobs::parse(opts.get("removeOnComplete"), "removeOnComplete")
@@ -319,6 +322,13 @@ impl WorkerCore {
                 }
             }
         }
+    }
+
+    /// What this worker knows of a job it holds: attemptsMade once the
+    /// current attempt counts, and whether it has a deduplication id.
+    pub fn held_facts(&self, id: &str) -> Option<(i64, bool)> {
+        let active = self.active.lock().unwrap();
+        active.get(id).map(|j| (j.attempts_made + 1, j.dedup))
     }
 
     /// Takes JS's results. Jobs the processor moved itself are done at once;

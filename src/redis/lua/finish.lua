@@ -1,9 +1,11 @@
 -- Finishes a batch of a worker's jobs and starts the next ones, in one call.
 -- ARGV: base, now, fetchCount, tokenBase, tokenSeq, lockMs, workerName,
 --       limitMax, limitMs, maxMetricPoints (0: no metrics), itemCount, then
---       per job 9 values:
+--       per job 11 values:
 --   jobId, token ("0": unlocked, manual processing), action, value,
---   stacktrace (JSON, failures only), keepCount, keepAge, attempts, extra
+--   stacktrace (JSON, failures only), keepCount, keepAge, attempts, extra,
+--   made (attemptsMade after this attempt, as the worker counts it; "" to
+--   count it here), dedup ("0": the job has no deduplication id; "" unknown)
 -- action: "completed" (value: returnvalue JSON), "failed" (value: reason),
 --   "retry" (back to wait; extra "1" for lifo), "delay" (extra: delay ms),
 --   "wait" (rate limited: back to wait, no attempt counted).
@@ -39,15 +41,27 @@ local function recordMetric(state)
   rcall("HSET", key, "prevCount", count, "prevTS", w.now)
 end
 
+-- Every call into Redis costs more than the command itself: what the worker
+-- already knows (the job exists while its lock does, attemptsMade, whether
+-- there is a deduplication id) is not asked again.
+local stalledMarks = rcall("SCARD", K.stalled) > 0
+
 local function finishOne(a)
   local jobId, token, action, value = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local jobKey = w.base .. jobId
-  if rcall("EXISTS", jobKey) == 0 then return -1 end
+  local held = token ~= "0" and rcall("GET", jobKey .. ":lock")
+  if held ~= token and rcall("EXISTS", jobKey) == 0 then return -1 end
   if action == "completed" and rcall("SCARD", jobKey .. ":dependencies") ~= 0 then
     return -4
   end
-  local code = releaseLock(jobKey, jobId, token)
-  if code < 0 then return code end
+  if token ~= "0" then
+    if held ~= token then
+      if held then return -6 end
+      return -2
+    end
+    rcall("DEL", jobKey .. ":lock")
+    if stalledMarks then rcall("SREM", K.stalled, jobId) end
+  end
   if rcall("LREM", K.active, -1, jobId) < 1 then return -3 end
   if action == "wait" then
     -- RateLimitError: back to the front of its line, no attempt counted.
@@ -61,10 +75,16 @@ local function finishOne(a)
     emit(cap, "waiting", "jobId", jobId, "prev", "active")
     return 0
   end
+  local attemptsMade = tonumber(ARGV[a + 9])
+  local counted = attemptsMade ~= nil
+  if not counted then attemptsMade = rcall("HINCRBY", jobKey, "atm", 1) end
   if action ~= "completed" then
-    rcall("HSET", jobKey, "failedReason", value, "stacktrace", ARGV[a + 4])
+    if counted then
+      rcall("HSET", jobKey, "failedReason", value, "stacktrace", ARGV[a + 4], "atm", attemptsMade)
+    else
+      rcall("HSET", jobKey, "failedReason", value, "stacktrace", ARGV[a + 4])
+    end
   end
-  local attemptsMade = rcall("HINCRBY", jobKey, "atm", 1)
   if action == "retry" then
     local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
     enqueue(jobId, priority, ARGV[a + 8] == "1")
@@ -79,7 +99,7 @@ local function finishOne(a)
     markNextDue()
     return 0
   end
-  local dedupId = rcall("HGET", jobKey, "deid")
+  local dedupId = ARGV[a + 10] ~= "0" and rcall("HGET", jobKey, "deid")
   if dedupId then
     local dedupKey = w.base .. "de:" .. dedupId
     if rcall("GET", dedupKey) == jobId then rcall("DEL", dedupKey) end
@@ -93,7 +113,11 @@ local function finishOne(a)
   local keepCount, keepAge = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
   if keepCount ~= 0 then
     rcall("ZADD", target, w.now, jobId)
-    rcall("HSET", jobKey, field, value, "finishedOn", w.now)
+    if counted and action == "completed" then
+      rcall("HSET", jobKey, field, value, "finishedOn", w.now, "atm", attemptsMade)
+    else
+      rcall("HSET", jobKey, field, value, "finishedOn", w.now)
+    end
     if action == "failed" then rcall("HDEL", jobKey, "defa") end
     trimFinished(target, w.base, keepCount, keepAge, w.now)
   else
@@ -110,7 +134,7 @@ end
 local codes = {}
 local itemCount = tonumber(ARGV[11])
 for i = 0, itemCount - 1 do
-  codes[#codes + 1] = finishOne(12 + i * 9)
+  codes[#codes + 1] = finishOne(12 + i * 11)
 end
 local fetchCount = tonumber(ARGV[3])
 local jobs, wait, dueAt = {}, 0, 0

@@ -175,13 +175,34 @@ local function fetchJobs(w, count, cap)
     if w.tokenSeq >= 0 then token = w.tokenBase .. ":" .. (w.tokenSeq + i) end
     rcall("SET", jobKey .. ":lock", token, "PX", w.lockMs)
     emit(cap, "active", "jobId", jobId, "prev", "waiting")
-    if w.name ~= "" then
-      rcall("HSET", jobKey, "processedOn", w.now, "pb", w.name)
-    else
-      rcall("HSET", jobKey, "processedOn", w.now)
+    -- Read first, then write what changes: one call fewer than counting
+    -- attemptsStarted with HINCRBY.
+    local fields = rcall("HGETALL", jobKey)
+    local ats = 1
+    for f = 1, #fields, 2 do
+      if fields[f] == "ats" then ats = (tonumber(fields[f + 1]) or 0) + 1 end
     end
-    rcall("HINCRBY", jobKey, "ats", 1)
-    jobs[#jobs + 1] = {jobId, token, rcall("HGETALL", jobKey)}
+    local update = {processedOn = tostring(w.now), ats = tostring(ats)}
+    if w.name ~= "" then update.pb = w.name end
+    local set = {}
+    for name, v in pairs(update) do
+      set[#set + 1] = name
+      set[#set + 1] = v
+    end
+    rcall("HSET", jobKey, unpack(set))
+    -- Hand over the fields as now stored: changed values in place, new ones after.
+    for f = 1, #fields, 2 do
+      local v = update[fields[f]]
+      if v ~= nil then
+        fields[f + 1] = v
+        update[fields[f]] = nil
+      end
+    end
+    for name, v in pairs(update) do
+      fields[#fields + 1] = name
+      fields[#fields + 1] = v
+    end
+    jobs[#jobs + 1] = {jobId, token, fields}
   end
   if #jobs > 0 then
     -- Others may take the rest: wake them.

@@ -104,6 +104,11 @@ impl Shared {
                 delay_ms,
             } => ("delay", reason, stacktrace, none, 1, delay_ms.to_string()),
         };
+        // What the worker knows spares the script a call each ("": unknown).
+        let (made, dedup) = match self.held_facts(&f.id) {
+            Some((made, dedup)) => (made.to_string(), if dedup { "1" } else { "0" }),
+            None => (String::new(), ""),
+        };
         args.extend([
             f.id.clone(),
             f.token.clone(),
@@ -114,6 +119,8 @@ impl Shared {
             keep.age_arg().to_string(),
             attempts.to_string(),
             extra,
+            made,
+            dedup.to_string(),
         ]);
     }
 
