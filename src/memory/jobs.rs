@@ -1,7 +1,6 @@
 //! Moving single jobs and bulk moves on an in-process queue; codes as in
 //! the Redis scripts (0 ok, -1 no such job, -2/-6 lock, -3 wrong state).
 
-use super::queue::delayed_bound;
 use super::MemoryQueue;
 use crate::engine::error::EngineResult;
 use crate::engine::now_ms;
@@ -10,15 +9,9 @@ impl MemoryQueue {
     pub async fn move_to_delayed(&self, id: &str, token: &str, due_at: i64) -> EngineResult<i64> {
         let now = now_ms();
         Ok(self.with(|s| {
-            if !s.jobs.contains_key(id) {
-                return -1;
-            }
-            let code = s.release_lock(id, token, now);
+            let code = s.release_active(id, token, now);
             if code < 0 {
                 return code;
-            }
-            if !s.leave_active(id) {
-                return -3;
             }
             let due_at = due_at.max(now);
             if let Some(job) = s.jobs.get_mut(id) {
@@ -111,7 +104,7 @@ impl MemoryQueue {
         max_score: &str,
     ) -> EngineResult<()> {
         let now = now_ms();
-        let bound = delayed_bound(max_score);
+        let bound = score_bound(max_score);
         self.with(|s| {
             let set = s.set(state);
             let ids = set.up_to(bound, usize::MAX);
@@ -188,5 +181,13 @@ impl MemoryQueue {
             }
         });
         Ok(())
+    }
+}
+
+/// `move_jobs_to_wait`'s upper score ("+inf", or a number as text).
+fn score_bound(max_score: &str) -> i64 {
+    match max_score {
+        "+inf" => i64::MAX,
+        other => other.parse::<f64>().map(|f| f as i64).unwrap_or(i64::MAX),
     }
 }

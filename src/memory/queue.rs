@@ -351,11 +351,3 @@ impl State {
         }
     }
 }
-
-/// The delayed score of a timestamp, for `move_jobs_to_wait`'s bound.
-pub(super) fn delayed_bound(max_score: &str) -> i64 {
-    match max_score {
-        "+inf" => i64::MAX,
-        other => other.parse::<f64>().map(|f| f as i64).unwrap_or(i64::MAX),
-    }
-}

@@ -277,7 +277,7 @@ impl State {
 
     /// Releases a job's lock if `token` holds it: 0, or -2 no lock, -6
     /// another worker's lock. Token "0" means an unlocked job.
-    pub fn release_lock(&mut self, id: &str, token: &str, now: i64) -> i64 {
+    fn release_lock(&mut self, id: &str, token: &str, now: i64) -> i64 {
         if token == "0" {
             return 0;
         }
@@ -293,6 +293,22 @@ impl State {
             Some(_) => -6,
             None => -2,
         }
+    }
+
+    /// Takes an active job from the worker holding it: 0, or -1 no such
+    /// job, -2/-6 lock, -3 not active (the Redis scripts' codes).
+    pub fn release_active(&mut self, id: &str, token: &str, now: i64) -> i64 {
+        if !self.jobs.contains_key(id) {
+            return -1;
+        }
+        let code = self.release_lock(id, token, now);
+        if code < 0 {
+            return code;
+        }
+        if !self.leave_active(id) {
+            return -3;
+        }
+        0
     }
 
     pub fn finished_set(&mut self, failed: bool) -> &mut ZSet {

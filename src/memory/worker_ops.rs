@@ -103,15 +103,9 @@ impl State {
         now: i64,
         max_points: i64,
     ) -> i64 {
-        if !self.jobs.contains_key(id) {
-            return -1;
-        }
-        let code = self.release_lock(id, token, now);
+        let code = self.release_active(id, token, now);
         if code < 0 {
             return code;
-        }
-        if !self.leave_active(id) {
-            return -3;
         }
         if self.meta.contains_key("concurrency") {
             // A slot of the queue's global concurrency came free: workers
