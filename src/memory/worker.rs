@@ -178,30 +178,14 @@ async fn renew_locks(shared: Weak<Shared>) {
         if !s.is_running() {
             return;
         }
-        let held: Vec<(String, String)> = s
-            .active
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(id, job)| (id.clone(), job.token.clone()))
-            .collect();
+        let held = s.held_locks();
         if held.is_empty() {
             continue;
         }
         let pairs: Vec<(&str, &str)> = held.iter().map(|(i, t)| (i.as_str(), t.as_str())).collect();
         let lock_ms = s.settings.lock_duration_ms as i64;
         let lost = s.queue.with(|q| q.extend_locks(&pairs, lock_ms, now_ms()));
-        let renewed: Vec<String> = held
-            .into_iter()
-            .map(|(id, _)| id)
-            .filter(|id| !lost.contains(id))
-            .collect();
-        if !renewed.is_empty() {
-            let _ = s.out.send(Delivery::LocksRenewed(renewed));
-        }
-        if !lost.is_empty() {
-            let _ = s.out.send(Delivery::LocksLost(lost));
-        }
+        s.report_renewal(held, lost);
     }
 }
 

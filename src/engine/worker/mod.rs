@@ -324,6 +324,30 @@ impl WorkerCore {
         }
     }
 
+    /// The (id, token) of every job this worker holds, for lock renewal.
+    pub fn held_locks(&self) -> Vec<(String, String)> {
+        let active = self.active.lock().unwrap();
+        active
+            .iter()
+            .map(|(id, job)| (id.clone(), job.token.clone()))
+            .collect()
+    }
+
+    /// Tells JS which of the `held` locks were renewed and which were lost.
+    pub fn report_renewal(&self, held: Vec<(String, String)>, lost: Vec<String>) {
+        let renewed: Vec<String> = held
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| !lost.contains(id))
+            .collect();
+        if !renewed.is_empty() {
+            let _ = self.out.send(Delivery::LocksRenewed(renewed));
+        }
+        if !lost.is_empty() {
+            let _ = self.out.send(Delivery::LocksLost(lost));
+        }
+    }
+
     /// What this worker knows of a job it holds: attemptsMade once the
     /// current attempt counts, and whether it has a deduplication id.
     pub fn held_facts(&self, id: &str) -> Option<(i64, bool)> {

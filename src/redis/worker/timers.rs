@@ -52,39 +52,24 @@ pub(super) async fn renew_locks(shared: std::sync::Weak<Shared>) {
         if !s.flags.lock().unwrap().running {
             return;
         }
+        let held = s.held_locks();
+        if held.is_empty() {
+            continue;
+        }
         let mut args = vec![
             s.queue.keys.base.clone(),
             s.settings.lock_duration_ms.to_string(),
         ];
-        {
-            let active = s.active.lock().unwrap();
-            if active.is_empty() {
-                continue;
-            }
-            for (id, job) in active.iter() {
-                args.push(id.clone());
-                args.push(job.token.clone());
-            }
+        for (id, token) in &held {
+            args.push(id.clone());
+            args.push(token.clone());
         }
         match s
             .queue
             .eval::<Vec<String>>(&scripts().extend_locks, &args)
             .await
         {
-            Ok(lost) => {
-                let renewed: Vec<String> = args[2..]
-                    .iter()
-                    .step_by(2)
-                    .filter(|id| !lost.contains(id))
-                    .cloned()
-                    .collect();
-                if !renewed.is_empty() {
-                    let _ = s.out.send(Delivery::LocksRenewed(renewed));
-                }
-                if !lost.is_empty() {
-                    let _ = s.out.send(Delivery::LocksLost(lost));
-                }
-            }
+            Ok(lost) => s.report_renewal(held, lost),
             Err(e) => {
                 let _ = s
                     .out
