@@ -1,5 +1,5 @@
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use napi_derive::napi;
 
@@ -9,7 +9,7 @@ use crate::redis::events::Subscription;
 
 enum AnySubscription {
     Redis(Subscription),
-    Memory(Arc<MemorySubscription>),
+    Memory(MemorySubscription),
 }
 
 /// One QueueEvents' subscription to its queue's shared events reader.

@@ -2,8 +2,6 @@
 //! that `lastEventId` and SSE's `Last-Event-ID` work as they do on Redis.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use tokio::sync::watch;
 
@@ -77,45 +75,42 @@ impl EventLog {
 /// One listener's position in its queue's events.
 pub struct MemorySubscription {
     queue: MemoryQueue,
-    cursor: std::sync::Mutex<EventId>,
-    wake: tokio::sync::Mutex<watch::Receiver<u64>>,
-    closed: AtomicBool,
-    close_tx: watch::Sender<bool>,
+    /// The queue's events signal and the last id delivered; one `next` at a time.
+    reader: tokio::sync::Mutex<(watch::Receiver<u64>, EventId)>,
+    closed: watch::Sender<bool>,
 }
 
 impl MemorySubscription {
     /// Starts after `start`: "$" for new events only, or an entry id.
-    pub fn open(queue: MemoryQueue, start: &str) -> Arc<MemorySubscription> {
+    pub fn open(queue: MemoryQueue, start: &str) -> MemorySubscription {
         let cursor = match start {
             "$" => queue.with(|s| s.events.last),
             other => parse_id(other).unwrap_or((0, 0)),
         };
-        Arc::new(MemorySubscription {
-            wake: tokio::sync::Mutex::new(queue.shared.events.subscribe()),
+        MemorySubscription {
+            reader: tokio::sync::Mutex::new((queue.shared.events.subscribe(), cursor)),
             queue,
-            cursor: std::sync::Mutex::new(cursor),
-            closed: AtomicBool::new(false),
-            close_tx: watch::channel(false).0,
-        })
+            closed: watch::channel(false).0,
+        }
     }
 
     /// `{"entries":[…],"errors":[]}` with what arrived since the last call;
     /// `None` once closed.
     pub async fn next(&self) -> Option<String> {
-        let mut wake = self.wake.lock().await;
-        let mut closed = self.close_tx.subscribe();
+        let mut reader = self.reader.lock().await;
+        let (wake, cursor) = &mut *reader;
+        let mut closed = self.closed.subscribe();
         loop {
-            if self.closed.load(Ordering::SeqCst) {
+            if *closed.borrow_and_update() {
                 return None;
             }
             wake.borrow_and_update();
             let mut entries = String::from("[");
-            let after = *self.cursor.lock().unwrap();
             let last = self
                 .queue
-                .with(|s| s.events.write_after(after, &mut entries));
-            if last != after {
-                *self.cursor.lock().unwrap() = last;
+                .with(|s| s.events.write_after(*cursor, &mut entries));
+            if last != *cursor {
+                *cursor = last;
                 entries.push(']');
                 return Some(format!("{{\"entries\":{entries},\"errors\":[]}}"));
             }
@@ -127,8 +122,7 @@ impl MemorySubscription {
     }
 
     pub fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        self.close_tx.send_replace(true);
+        self.closed.send_replace(true);
     }
 }
 
