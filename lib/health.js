@@ -4,7 +4,6 @@
 // depth of each queue; an unreachable Redis is reported, never waited on.
 
 const { call } = require('./native');
-const { MEMORY_URL } = require('./connection');
 
 function within(promise, ms, what) {
   let timer;
@@ -23,7 +22,7 @@ async function health(queues, opts = {}) {
   const list = Array.isArray(queues) ? queues : [queues];
   if (list.length === 0) throw new TypeError('health() needs at least one Queue');
   const timeoutMs = opts.timeoutMs ?? 2000;
-  const embedded = list[0].connection.url === MEMORY_URL;
+  const { embedded } = list[0];
   const report = {
     status: 'ok',
     backend: embedded ? 'memory' : 'redis',

@@ -2,7 +2,7 @@
 
 const { EventEmitter } = require('node:events');
 const { binding, sync, call } = require('./native');
-const { resolveConnection } = require('./connection');
+const { resolveConnection, MEMORY_URL } = require('./connection');
 
 function validateName(name) {
   if (typeof name !== 'string' || name.length === 0) {
@@ -28,6 +28,11 @@ class QueueBase extends EventEmitter {
     this.connection = resolveConnection(opts);
     this.closing = undefined;
     this._native = undefined;
+  }
+
+  /** True when the queue lives in this process (the embedded engine). */
+  get embedded() {
+    return this.connection.url === MEMORY_URL;
   }
 
   /**

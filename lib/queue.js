@@ -3,7 +3,6 @@
 const { QueueBase } = require('./queue-base');
 const { Job } = require('./job');
 const { call, sync } = require('./native');
-const { MEMORY_URL } = require('./connection');
 const { toJson } = require('./json');
 
 const NUMERIC_OPTIONS = ['priority', 'delay', 'attempts', 'timestamp', 'keepLogs', 'stackTraceLimit'];
@@ -112,7 +111,7 @@ class Queue extends QueueBase {
       prepared.map((p) => p.timestamp),
     ];
     // The embedded engine stores jobs faster than a trip to its thread takes.
-    if (this.connection.url === MEMORY_URL) return sync(() => this.native.addNow(...args));
+    if (this.embedded) return sync(() => this.native.addNow(...args));
     return call(this.native.add(...args));
   }
 
