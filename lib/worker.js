@@ -53,6 +53,18 @@ function usesThirdArgument(fn) {
  * BullMQ's Worker. The Rust side fetches, locks and finishes jobs in batches;
  * this class runs the processor and emits events.
  */
+/** Why Redis refused a job's result, in BullMQ's words for each code. */
+function refusal(code, id) {
+  switch (code) {
+    case -1: return `Missing key for job ${id}`;
+    case -2: return `Missing lock for job ${id}`;
+    case -3: return `Job is not active: ${id}`;
+    case -4: return `Job ${id} has pending dependencies`;
+    case -6: return `Lock mismatch for job ${id}`;
+    default: return `Unknown code ${code} for job ${id}`;
+  }
+}
+
 class Worker extends QueueBase {
   constructor(name, processor, opts = {}) {
     super(name, opts);
@@ -188,8 +200,7 @@ class Worker extends QueueBase {
     const { job } = entry;
     if (entry.moved) return;
     if (code !== 0) {
-      const reason = { '-1': 'Missing key for job', '-2': 'Missing lock for job', '-3': 'Job is not active:', '-6': 'Lock mismatch for job' }[code];
-      this.emit('error', new Error(`${reason || `Unknown code ${code} for job`} ${id}. moveToFinished`));
+      this.emit('error', new Error(`${refusal(code, id)}. moveToFinished`));
       return;
     }
     job.attemptsMade += 1;

@@ -47,13 +47,11 @@ for i = 0, count - 1 do
   end
   ids[#ids + 1] = jobId
 end
-local function pushAll(command, list)
-  for from = 1, #list, 1000 do
-    rcall(command, waitList(), unpack(list, from, math.min(from + 999, #list)))
-  end
+if #heads > 0 or #tails > 0 then
+  local list = waitList()
+  inChunks(heads, 1000, function(...) rcall("LPUSH", list, ...) end)
+  inChunks(tails, 1000, function(...) rcall("RPUSH", list, ...) end)
 end
-pushAll("LPUSH", heads)
-pushAll("RPUSH", tails)
 if readyAdded then markReady(blocked) end
 if delayedAdded then markNextDue() end
 return ids

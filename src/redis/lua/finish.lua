@@ -12,24 +12,19 @@
 -- Returns {codes, jobs, rateLimitWaitMs, nextDelayedDueAt}; a code is 0 or
 -- -1 no such job, -2 lock missing, -3 not active, -4 pending children,
 -- -6 lock held by another worker.
-local w = {
-  base = ARGV[1], now = tonumber(ARGV[2]), tokenBase = ARGV[4],
-  tokenSeq = tonumber(ARGV[5]), lockMs = tonumber(ARGV[6]), name = ARGV[7],
-  limitMax = tonumber(ARGV[8]), limitMs = tonumber(ARGV[9]),
-}
-if w.limitMax == 0 then w.limitMax = nil end
-if w.limitMs == 0 then w.limitMs = nil end
+local w = workerArgs()
 local cap = eventsCap()
 local maxMetricPoints = tonumber(ARGV[10])
 
 -- BullMQ's metrics: a running count per finished state, and one data point
--- per elapsed minute (the jobs finished in it), newest first.
-local function recordMetric(state)
+-- per elapsed minute (the jobs finished in it), newest first. `n` jobs of
+-- the batch finished at the same `now`: counted together, as one by one.
+local function recordMetric(state, n)
   local key = w.base .. "metrics:" .. state
-  local count = rcall("HINCRBY", key, "count", 1) - 1
+  local count = rcall("HINCRBY", key, "count", n) - n
   local prevTS = tonumber(rcall("HGET", key, "prevTS"))
   if not prevTS then
-    rcall("HSET", key, "prevTS", w.now, "prevCount", 0)
+    rcall("HSET", key, "prevTS", w.nowText, "prevCount", 0)
     return
   end
   local minutes = math.min(math.floor(w.now / 60000) - math.floor(prevTS / 60000), maxMetricPoints)
@@ -38,20 +33,46 @@ local function recordMetric(state)
   rcall("LPUSH", dataKey, count - tonumber(rcall("HGET", key, "prevCount")))
   for _ = 2, minutes do rcall("LPUSH", dataKey, 0) end
   rcall("LTRIM", dataKey, 0, maxMetricPoints - 1)
-  rcall("HSET", key, "prevCount", count, "prevTS", w.now)
+  rcall("HSET", key, "prevCount", count, "prevTS", w.nowText)
 end
 
 -- Every call into Redis costs more than the command itself: what the worker
 -- already knows (the job exists while its lock does, attemptsMade, whether
--- there is a deduplication id) is not asked again.
+-- there is a deduplication id) is not asked again, and a command that every
+-- job of the batch needs (read the locks, delete keys, add to a finished
+-- set, count metrics) is sent once for the batch.
+local itemCount = tonumber(ARGV[11])
+local function itemAt(i) return 12 + i * 11 end
 local stalledMarks = rcall("SCARD", K.stalled) > 0
+local lockKeys, dependencyKeys = {}, {}
+for i = 0, itemCount - 1 do
+  local a = itemAt(i)
+  lockKeys[i + 1] = w.base .. ARGV[a] .. ":lock"
+  if ARGV[a + 2] == "completed" then
+    dependencyKeys[#dependencyKeys + 1] = w.base .. ARGV[a] .. ":dependencies"
+  end
+end
+local heldLocks = {}
+inChunks(lockKeys, 1000, function(...)
+  for _, v in ipairs(rcall("MGET", ...)) do heldLocks[#heldLocks + 1] = v end
+end)
+-- A job with children still pending cannot complete; a dependencies set
+-- exists only while it has members.
+local childrenPending = false
+inChunks(dependencyKeys, 1000, function(...)
+  if rcall("EXISTS", ...) > 0 then childrenPending = true end
+end)
+local deletes, unstalled, metrics, trims = {}, {}, {}, {}
+local finishedIn = {[K.completed] = {}, [K.failed] = {}}
 
-local function finishOne(a)
+local function finishOne(i)
+  local a = itemAt(i)
   local jobId, token, action, value = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local jobKey = w.base .. jobId
-  local held = token ~= "0" and rcall("GET", jobKey .. ":lock")
+  local held = token ~= "0" and heldLocks[i + 1]
   if held ~= token and rcall("EXISTS", jobKey) == 0 then return -1 end
-  if action == "completed" and rcall("SCARD", jobKey .. ":dependencies") ~= 0 then
+  if action == "completed" and childrenPending
+      and rcall("SCARD", jobKey .. ":dependencies") ~= 0 then
     return -4
   end
   if token ~= "0" then
@@ -59,8 +80,8 @@ local function finishOne(a)
       if held then return -6 end
       return -2
     end
-    rcall("DEL", jobKey .. ":lock")
-    if stalledMarks then rcall("SREM", K.stalled, jobId) end
+    deletes[#deletes + 1] = lockKeys[i + 1]
+    if stalledMarks then unstalled[#unstalled + 1] = jobId end
   end
   if rcall("LREM", K.active, -1, jobId) < 1 then return -3 end
   if action == "wait" then
@@ -80,7 +101,7 @@ local function finishOne(a)
   if not counted then attemptsMade = rcall("HINCRBY", jobKey, "atm", 1) end
   if action ~= "completed" then
     if counted then
-      rcall("HSET", jobKey, "failedReason", value, "stacktrace", ARGV[a + 4], "atm", attemptsMade)
+      rcall("HSET", jobKey, "failedReason", value, "stacktrace", ARGV[a + 4], "atm", ARGV[a + 9])
     else
       rcall("HSET", jobKey, "failedReason", value, "stacktrace", ARGV[a + 4])
     end
@@ -110,31 +131,48 @@ local function finishOne(a)
     field = "failedReason"
     target = K.failed
   end
-  local keepCount, keepAge = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+  local keepCount = tonumber(ARGV[a + 5])
   if keepCount ~= 0 then
-    rcall("ZADD", target, w.now, jobId)
+    local finished = finishedIn[target]
+    finished[#finished + 1] = w.nowText
+    finished[#finished + 1] = jobId
     if counted and action == "completed" then
-      rcall("HSET", jobKey, field, value, "finishedOn", w.now, "atm", attemptsMade)
+      rcall("HSET", jobKey, field, value, "finishedOn", w.nowText, "atm", ARGV[a + 9])
     else
-      rcall("HSET", jobKey, field, value, "finishedOn", w.now)
+      rcall("HSET", jobKey, field, value, "finishedOn", w.nowText)
     end
     if action == "failed" then rcall("HDEL", jobKey, "defa") end
-    trimFinished(target, w.base, keepCount, keepAge, w.now)
+    if keepCount > 0 or ARGV[a + 6] ~= "-1" then
+      trims[target .. " " .. ARGV[a + 5] .. " " .. ARGV[a + 6]] = {target, keepCount, tonumber(ARGV[a + 6])}
+    end
   else
-    removeJobKeys(jobKey)
+    for _, key in ipairs(jobKeysOf(jobKey)) do deletes[#deletes + 1] = key end
   end
   emit(cap, action, "jobId", jobId, field, value, "prev", "active")
   if action == "failed" and attemptsMade >= tonumber(ARGV[a + 7]) then
     emit(cap, "retries-exhausted", "jobId", jobId, "attemptsMade", attemptsMade)
   end
-  if maxMetricPoints > 0 then recordMetric(action) end
+  metrics[action] = (metrics[action] or 0) + 1
   return 0
 end
 
 local codes = {}
-local itemCount = tonumber(ARGV[11])
 for i = 0, itemCount - 1 do
-  codes[#codes + 1] = finishOne(12 + i * 11)
+  codes[i + 1] = finishOne(i)
+end
+-- Keeping at most n newest (or none older than t) is the same whether
+-- applied after each job or once after all of them.
+for target, finished in pairs(finishedIn) do
+  inChunks(finished, 1000, function(...) rcall("ZADD", target, ...) end)
+end
+for _, trim in pairs(trims) do
+  trimFinished(trim[1], w.base, trim[2], trim[3], w.now)
+end
+-- Before the fetch: a job retried above may start again below, with a new lock.
+inChunks(deletes, 1000, function(...) rcall("DEL", ...) end)
+inChunks(unstalled, 1000, function(...) rcall("SREM", K.stalled, ...) end)
+if maxMetricPoints > 0 then
+  for action, n in pairs(metrics) do recordMetric(action, n) end
 end
 local fetchCount = tonumber(ARGV[3])
 local jobs, wait, dueAt = {}, 0, 0

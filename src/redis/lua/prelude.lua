@@ -14,6 +14,14 @@ local K = {
   failed = KEYS[13], id = KEYS[14],
 }
 
+-- Calls send(...) with the items of `list`, at most `size` at a time: one
+-- command for many items, within what unpack can spread.
+local function inChunks(list, size, send)
+  for from = 1, #list, size do
+    send(unpack(list, from, math.min(from + size - 1, #list)))
+  end
+end
+
 -- The events stream is capped at meta's opts.maxLenEvents (BullMQ's default
 -- 10000, written on first use so that BullMQ readers agree on it).
 local function eventsCap()
@@ -145,9 +153,51 @@ local function takeNextId()
   return nil
 end
 
--- Starts up to `count` jobs for one worker. `w` holds the worker's settings:
--- base, now, tokenBase, tokenSeq (-1: tokenBase is the token), lockMs, name,
--- limitMax, limitMs.
+-- RPOP with a count (Redis 6.2) and LPUSH take `count` jobs in two calls
+-- and leave active as RPOPLPUSH one by one would. Scripts learn the server's
+-- version from REDIS_VERSION_NUM, which Redis 7 added.
+local popsMany = (tonumber(redis.REDIS_VERSION_NUM) or 0) >= 0x060200
+
+local function takeIds(count)
+  local ids = {}
+  for _, jobId in ipairs(rcall("RPOP", K.wait, count) or {}) do
+    if string.sub(jobId, 1, 2) ~= "0:" then ids[#ids + 1] = jobId end
+  end
+  if #ids < count then
+    local top = rcall("ZPOPMIN", K.prioritized, count - #ids)
+    for f = 1, #top, 2 do ids[#ids + 1] = top[f] end
+    if #ids < count then rcall("DEL", K.pc) end
+  end
+  inChunks(ids, 1000, function(...) rcall("LPUSH", K.active, ...) end)
+  return ids
+end
+
+-- The worker's settings, ARGV 1-9 of fetch and finish: base, now, count,
+-- tokenBase, tokenSeq (-1: tokenBase is the token), lockMs, name, limitMax
+-- (0: none), limitMs (0: none). Values written to Redis stay the text they
+-- came as: Lua formats a number with sprintf, which showed in profiles.
+local function workerArgs()
+  local w = {
+    base = ARGV[1], now = tonumber(ARGV[2]), nowText = ARGV[2],
+    tokenBase = ARGV[4], tokenSeq = tonumber(ARGV[5]), lockMsText = ARGV[6],
+    name = ARGV[7], limitMax = tonumber(ARGV[8]), limitMs = tonumber(ARGV[9]),
+  }
+  if w.limitMax == 0 then w.limitMax = nil end
+  if w.limitMs == 0 then w.limitMs = nil end
+  return w
+end
+
+-- Sets a field in an HGETALL reply: in place if present, else appended.
+local function putField(fields, at, name, value)
+  if at then
+    fields[at] = value
+  else
+    fields[#fields + 1] = name
+    fields[#fields + 1] = value
+  end
+end
+
+-- Starts up to `count` jobs for one worker (`w`: see workerArgs).
 -- Returns the started jobs ({id, token, fields…} each), the rate-limit wait
 -- in ms, and when the next delayed job is due (0: none).
 local function fetchJobs(w, count, cap)
@@ -158,11 +208,18 @@ local function fetchJobs(w, count, cap)
   local concurrency = tonumber(meta[2])
   promoteDue(w.base, w.now, cap, isBlocked())
   if meta[1] then return jobs, 0, 0 end
+  -- Without a limiter or a global concurrency, nothing stops between jobs.
+  local taken = popsMany and not limitMax and not concurrency and takeIds(count)
   for i = 1, count do
-    local wait = limiterWait(limitMax)
-    if wait > 0 then return jobs, wait, 0 end
-    if concurrency and rcall("LLEN", K.active) >= concurrency then break end
-    local jobId = takeNextId()
+    local jobId
+    if taken then
+      jobId = taken[i]
+    else
+      local wait = limiterWait(limitMax)
+      if wait > 0 then return jobs, wait, 0 end
+      if concurrency and rcall("LLEN", K.active) >= concurrency then break end
+      jobId = takeNextId()
+    end
     if not jobId then break end
     local jobKey = w.base .. jobId
     if limitMax and rcall("HEXISTS", jobKey, "defa") == 0 then
@@ -173,35 +230,33 @@ local function fetchJobs(w, count, cap)
     -- A negative sequence means the caller chose the token (getNextJob).
     local token = w.tokenBase
     if w.tokenSeq >= 0 then token = w.tokenBase .. ":" .. (w.tokenSeq + i) end
-    rcall("SET", jobKey .. ":lock", token, "PX", w.lockMs)
+    rcall("SET", jobKey .. ":lock", token, "PX", w.lockMsText)
     emit(cap, "active", "jobId", jobId, "prev", "waiting")
     -- Read first, then write what changes: one call fewer than counting
-    -- attemptsStarted with HINCRBY.
+    -- attemptsStarted with HINCRBY. The fields handed back are patched to
+    -- what is now stored.
     local fields = rcall("HGETALL", jobKey)
-    local ats = 1
-    for f = 1, #fields, 2 do
-      if fields[f] == "ats" then ats = (tonumber(fields[f + 1]) or 0) + 1 end
-    end
-    local update = {processedOn = tostring(w.now), ats = tostring(ats)}
-    if w.name ~= "" then update.pb = w.name end
-    local set = {}
-    for name, v in pairs(update) do
-      set[#set + 1] = name
-      set[#set + 1] = v
-    end
-    rcall("HSET", jobKey, unpack(set))
-    -- Hand over the fields as now stored: changed values in place, new ones after.
-    for f = 1, #fields, 2 do
-      local v = update[fields[f]]
-      if v ~= nil then
-        fields[f + 1] = v
-        update[fields[f]] = nil
+    local atsAt, processedAt, pbAt
+    for f = 2, #fields, 2 do
+      local name = fields[f - 1]
+      if name == "ats" then
+        atsAt = f
+      elseif name == "processedOn" then
+        processedAt = f
+      elseif name == "pb" then
+        pbAt = f
       end
     end
-    for name, v in pairs(update) do
-      fields[#fields + 1] = name
-      fields[#fields + 1] = v
+    local ats = "1"
+    if atsAt then ats = tostring((tonumber(fields[atsAt]) or 0) + 1) end
+    if w.name ~= "" then
+      rcall("HSET", jobKey, "processedOn", w.nowText, "ats", ats, "pb", w.name)
+      putField(fields, pbAt, "pb", w.name)
+    else
+      rcall("HSET", jobKey, "processedOn", w.nowText, "ats", ats)
     end
+    putField(fields, processedAt, "processedOn", w.nowText)
+    putField(fields, atsAt, "ats", ats)
     jobs[#jobs + 1] = {jobId, token, fields}
   end
   if #jobs > 0 then
@@ -226,10 +281,15 @@ local function releaseLock(jobKey, jobId, token)
   return 0
 end
 
-local function removeJobKeys(jobKey)
-  rcall("DEL", jobKey, jobKey .. ":logs", jobKey .. ":dependencies",
+-- Every key a job owns.
+local function jobKeysOf(jobKey)
+  return {jobKey, jobKey .. ":logs", jobKey .. ":dependencies",
     jobKey .. ":processed", jobKey .. ":failed", jobKey .. ":unsuccessful",
-    jobKey .. ":lock")
+    jobKey .. ":lock"}
+end
+
+local function removeJobKeys(jobKey)
+  rcall("DEL", unpack(jobKeysOf(jobKey)))
 end
 
 -- Applies removeOnComplete/removeOnFail to a finished set: keep at most
