@@ -112,6 +112,22 @@ describe('bad input (bullrush only)', { skip: SKIP }, () => {
     });
   });
 
+  describe('many adds in one tick (sent as two script calls)', () => {
+    it('all resolve in call order with rising ids; a bad one fails alone', async (t) => {
+      const { queue } = setup(t);
+      const calls = Array.from({ length: 100 }, (_, n) => (n === 70
+        ? queue.add('bad', {}, { jobId: '7' })
+        : queue.add(`job-${n}`, { n })));
+      const results = await Promise.allSettled(calls);
+      assert.deepEqual(results.map((r, n) => `${n}:${r.status}`).filter((s) => s.endsWith('rejected')), ['70:rejected']);
+      const ids = results.filter((r) => r.status === 'fulfilled').map((r) => Number(r.value.id));
+      assert.equal(new Set(ids).size, 99);
+      for (let i = 1; i < 50; i++) assert.ok(ids[i] > ids[i - 1], 'the first half keeps call order');
+      assert.ok(ids[49] < ids[50], 'the first half is stored before the second');
+      assert.equal(await queue.getWaitingCount(), 99);
+    });
+  });
+
   describe('custom jobId', () => {
     for (const jobId of ['5', 5, '0', '123456']) {
       it(`rejects integer-like jobId ${JSON.stringify(jobId)}`, async (t) => {
