@@ -316,7 +316,7 @@ ${mdTable(UTIL_HEADER, utilRows(summaries))}
 ${lat.length ? `\n### 7. Latency at a steady 1k jobs/s\n\n${mdTable(LAT_HEADER, lat)}\n` : ''}${qeSection}
 ### jobs/s of every round
 
-Rounds ran in this order: bullmq 1, bullrush 1, bullmq 2, bullrush 2. The spread between rounds of the same
+Rounds ran in this order: bullmq 1, bullrush 1, bullmq 2, bullrush 2, and so on. The spread between rounds of the same
 implementation shows how much of a difference between the two is noise.
 
 ${mdTable(['scenario', 'bullmq rounds', 'bullrush rounds'], roundRows(summaries))}

@@ -3,7 +3,7 @@
 
 // bullrush vs BullMQ benchmark.
 //
-//   node bench/run.js            full run: 2 rounds per implementation, writes
+//   node bench/run.js            full run: 3 rounds per implementation, writes
 //                                bench/RESULTS.md, bench/chart.svg, bench/results.json
 //   node bench/run.js --quick    job counts / 5, 1 round, prints the table only
 //   options: --rounds=N  --only=1,3a,5  (scenario ids; 8 = 8a,8b,8c)
@@ -38,7 +38,7 @@ const argValue = (name) => {
   const a = argv.find((x) => x.startsWith(`--${name}=`));
   return a ? a.slice(name.length + 3) : undefined;
 };
-const rounds = Number(argValue('rounds') || (quick ? 1 : 2));
+const rounds = Number(argValue('rounds') || (quick ? 1 : 3));
 const only = argValue('only') ? argValue('only').split(',') : undefined;
 const unknown = argv.filter((a) => !/^--(quick|render|rounds=\d+|only=.+)$/.test(a));
 if (unknown.length || !(rounds >= 1)) {
