@@ -77,6 +77,16 @@ describe('batched finish and fetch (Redis)', { skip: h.redisOnly('looks at keys 
     assert.deepEqual(await redis.lrange(`bull:${name}:wait`, 0, -1), []);
   });
 
+  it('a job whose name holds a NUL byte reaches the processor intact', async (t) => {
+    const { queue, worker } = setup(t);
+    // Started jobs travel as one NUL-joined string; this one is read again.
+    await queue.addBulk([{ name: 'a\u0000b', data: { n: 1 } }, { name: 'plain', data: { n: 2 } }]);
+    const seen = [];
+    worker(async (job) => { seen.push([job.name, job.data.n]); });
+    await h.waitFor(async () => (await queue.getCompletedCount()) === 2, 5000, 'both completed');
+    assert.deepEqual(seen.sort(), [['a\u0000b', 1], ['plain', 2]]);
+  });
+
   it('locks of a finished batch are released and removed jobs leave no keys', async (t) => {
     const { queue, worker, redis, name } = setup(t);
     const jobs = await queue.addBulk([1, 2, 3, 4, 5, 6].map((n) => ({

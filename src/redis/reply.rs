@@ -45,18 +45,73 @@ pub fn strings(v: &Value) -> Vec<String> {
 /// A job started by a fetch: id, lock token, and its hash as field pairs.
 pub use crate::engine::worker::StartedJob;
 
-pub fn started_jobs(v: &Value) -> Vec<StartedJob> {
-    items(v)
-        .iter()
-        .map(|job| {
-            let parts = items(job);
-            StartedJob {
-                id: parts.first().map(as_string).unwrap_or_default(),
-                token: parts.get(1).map(as_string).unwrap_or_default(),
-                fields: crate::engine::job::pair_fields(
-                    parts.get(2).map(strings).unwrap_or_default(),
-                ),
+/// Jobs a fetch started, and those whose fields did not split into the
+/// count the script gave (a value held a NUL byte): their hash is to be
+/// read again.
+pub fn started_jobs(v: &Value) -> (Vec<StartedJob>, Vec<StartedJob>) {
+    let mut readable = Vec::new();
+    let mut reread = Vec::new();
+    for job in items(v) {
+        let parts = items(job);
+        let mut started = StartedJob {
+            id: parts.first().map(as_string).unwrap_or_default(),
+            token: parts.get(1).map(as_string).unwrap_or_default(),
+            fields: Vec::new(),
+        };
+        let count = parts.get(3).map(as_i64).unwrap_or(0) as usize;
+        match (parts.get(2), count) {
+            (_, 0) => readable.push(started),
+            (Some(Value::BulkString(packed)), _) => {
+                let values: Vec<String> = packed
+                    .split(|b| *b == 0)
+                    .map(|part| String::from_utf8_lossy(part).into_owned())
+                    .collect();
+                if values.len() == count {
+                    started.fields = crate::engine::job::pair_fields(values);
+                    readable.push(started);
+                } else {
+                    reread.push(started);
+                }
             }
-        })
-        .collect()
+            _ => reread.push(started),
+        }
+    }
+    (readable, reread)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    fn job(id: &str, packed: &str, count: i64) -> Value {
+        Value::Array(vec![bulk(id), bulk("tok"), bulk(packed), Value::Int(count)])
+    }
+
+    #[test]
+    fn started_jobs_split_packed_fields_and_set_aside_ambiguous_ones() {
+        let reply = Value::Array(vec![
+            job("7", "name\0a\0data\0{\"x\":1}", 4),
+            job("8", "name\0a\0b", 2),
+            job("9", "", 0),
+        ]);
+        let (readable, reread) = started_jobs(&reply);
+        assert_eq!(readable.len(), 2);
+        assert_eq!(readable[0].id, "7");
+        assert_eq!(readable[0].token, "tok");
+        assert_eq!(
+            readable[0].fields,
+            vec![
+                ("name".to_string(), "a".to_string()),
+                ("data".to_string(), "{\"x\":1}".to_string())
+            ]
+        );
+        assert_eq!(readable[1].id, "9");
+        assert!(readable[1].fields.is_empty());
+        assert_eq!(reread.len(), 1);
+        assert_eq!(reread[0].id, "8");
+    }
 }

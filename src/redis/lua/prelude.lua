@@ -198,7 +198,8 @@ local function putField(fields, at, name, value)
 end
 
 -- Starts up to `count` jobs for one worker (`w`: see workerArgs).
--- Returns the started jobs ({id, token, fields…} each), the rate-limit wait
+-- Returns the started jobs ({id, token, packed fields, field count} each),
+-- the rate-limit wait
 -- in ms, and when the next delayed job is due (0: none).
 local function fetchJobs(w, count, cap)
   local jobs = {}
@@ -257,7 +258,10 @@ local function fetchJobs(w, count, cap)
     end
     putField(fields, processedAt, "processedOn", w.nowText)
     putField(fields, atsAt, "ats", ats)
-    jobs[#jobs + 1] = {jobId, token, fields}
+    -- The fields as one NUL-joined string and their count: Redis converts
+    -- one reply string instead of one per name and value, and the client
+    -- splits it in one pass (a value holding a NUL of its own is read again).
+    jobs[#jobs + 1] = {jobId, token, table.concat(fields, "\0"), #fields}
   end
   if #jobs > 0 then
     -- Others may take the rest: wake them.

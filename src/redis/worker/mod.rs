@@ -76,7 +76,7 @@ impl RedisWorker {
         args[3] = token.to_string();
         args[4] = "-1".to_string();
         let reply: Value = self.shared.queue.eval(&scripts().fetch, &args).await?;
-        let jobs = reply::started_jobs(&reply::items(&reply)[0]);
+        let jobs = self.shared.started_jobs(&reply::items(&reply)[0]).await;
         Ok(self.shared.record_started(&jobs).pop())
     }
 

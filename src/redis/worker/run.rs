@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use super::{BlockFuture, Shared};
 use crate::engine::error::EngineResult;
+use crate::engine::job::pair_fields;
 use crate::engine::now_ms;
 use crate::engine::options::KeepJobs;
 use crate::engine::worker::{Action, Delivery, Finish};
@@ -53,8 +54,27 @@ impl Shared {
         n
     }
 
-    fn report(&self, jobs: &Value, wait: &Value, due: &Value) -> FetchReport {
-        let started = self.deliver_started(reply::started_jobs(jobs));
+    /// The jobs a fetch started, with the fields of any that did not come
+    /// back splittable read again. One that cannot be read now stays locked
+    /// until the stalled check returns it to wait.
+    pub(super) async fn started_jobs(&self, jobs: &Value) -> Vec<StartedJob> {
+        let (mut started, reread) = reply::started_jobs(jobs);
+        for mut job in reread {
+            let key = self.queue.keys.key(&job.id);
+            if let Ok(flat) = self
+                .queue
+                .query::<Vec<String>>(redis::cmd("HGETALL").arg(key))
+                .await
+            {
+                job.fields = pair_fields(flat);
+                started.push(job);
+            }
+        }
+        started
+    }
+
+    async fn report(&self, jobs: &Value, wait: &Value, due: &Value) -> FetchReport {
+        let started = self.deliver_started(self.started_jobs(jobs).await);
         FetchReport {
             started,
             limit_wait_ms: reply::as_i64(wait),
@@ -68,7 +88,7 @@ impl Shared {
             .eval(&scripts().fetch, &self.worker_args(count))
             .await?;
         let parts = reply::items(&reply);
-        Ok(self.report(&parts[0], &parts[1], &parts[2]))
+        Ok(self.report(&parts[0], &parts[1], &parts[2]).await)
     }
 
     /// Script arguments for one finished job, deciding retries on the way.
@@ -157,11 +177,12 @@ impl Shared {
     async fn flush(&self, batch: &[Finish], fetch: usize) -> EngineResult<FetchReport> {
         let (codes, reply) = self.finish_script(batch, fetch).await?;
         // The worker is done with these jobs whatever Redis said.
-        let mut active = self.active.lock().unwrap();
-        for f in batch {
-            active.remove(&f.id);
+        {
+            let mut active = self.active.lock().unwrap();
+            for f in batch {
+                active.remove(&f.id);
+            }
         }
-        drop(active);
         let done = batch
             .iter()
             .zip(codes)
@@ -169,7 +190,7 @@ impl Shared {
             .collect();
         let _ = self.out.send(Delivery::Done(done));
         let parts = reply::items(&reply);
-        Ok(self.report(&parts[1], &parts[2], &parts[3]))
+        Ok(self.report(&parts[1], &parts[2], &parts[3]).await)
     }
 
     async fn blocking_conn(&self) -> EngineResult<MultiplexedConnection> {
