@@ -46,19 +46,19 @@ pub struct NewJob {
 }
 
 /// One job hash read from a backend, in whatever order its fields came.
-/// Field names are `String`s as read from Redis, or `&'static str` in the
-/// memory backend, which writes a fixed set of them.
-pub struct RawJob<'a, K = String> {
+/// Names and values are owned `String`s, text borrowed from a Redis reply,
+/// or (names) the `&'static str`s of the memory backend's fixed set.
+pub struct RawJob<'a, K = String, V = String> {
     pub id: &'a str,
-    pub fields: &'a [(K, String)],
+    pub fields: &'a [(K, V)],
 }
 
-impl<K: AsRef<str>> RawJob<'_, K> {
+impl<K: AsRef<str>, V: AsRef<str>> RawJob<'_, K, V> {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(k, _)| k.as_ref() == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The job's options, expanded to BullMQ's long names (empty if unreadable).

@@ -1,5 +1,7 @@
 //! Reading nested script replies (`redis::Value`) into plain Rust values.
 
+use std::borrow::Cow;
+
 use redis::Value;
 
 pub fn as_string(v: &Value) -> String {
@@ -45,29 +47,36 @@ pub fn strings(v: &Value) -> Vec<String> {
 /// A job started by a fetch: id, lock token, and its hash as field pairs.
 pub use crate::engine::worker::StartedJob;
 
+/// Text of a reply value, borrowed when it is valid UTF-8.
+fn text(v: &Value) -> Cow<'_, str> {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b),
+        other => Cow::Owned(as_string(other)),
+    }
+}
+
 /// Jobs a fetch started, and those whose fields did not split into the
 /// count the script gave (a value held a NUL byte): their hash is to be
-/// read again.
-pub fn started_jobs(v: &Value) -> (Vec<StartedJob>, Vec<StartedJob>) {
+/// read again. Fields borrow the reply's text.
+pub fn started_jobs(v: &Value) -> (Vec<StartedJob<'_>>, Vec<StartedJob<'_>>) {
     let mut readable = Vec::new();
     let mut reread = Vec::new();
     for job in items(v) {
         let parts = items(job);
         let mut started = StartedJob {
-            id: parts.first().map(as_string).unwrap_or_default(),
-            token: parts.get(1).map(as_string).unwrap_or_default(),
+            id: parts.first().map(text).unwrap_or_default(),
+            token: parts.get(1).map(text).unwrap_or_default(),
             fields: Vec::new(),
         };
         let count = parts.get(3).map(as_i64).unwrap_or(0) as usize;
         match (parts.get(2), count) {
             (_, 0) => readable.push(started),
             (Some(Value::BulkString(packed)), _) => {
-                let values: Vec<String> = packed
-                    .split(|b| *b == 0)
-                    .map(|part| String::from_utf8_lossy(part).into_owned())
-                    .collect();
-                if values.len() == count {
-                    started.fields = crate::engine::job::pair_fields(values);
+                let mut values = packed.split(|b| *b == 0).map(String::from_utf8_lossy);
+                if packed.iter().filter(|b| **b == 0).count() + 1 == count {
+                    while let (Some(name), Some(value)) = (values.next(), values.next()) {
+                        started.fields.push((name, value));
+                    }
                     readable.push(started);
                 } else {
                     reread.push(started);
@@ -102,13 +111,12 @@ mod tests {
         assert_eq!(readable.len(), 2);
         assert_eq!(readable[0].id, "7");
         assert_eq!(readable[0].token, "tok");
-        assert_eq!(
-            readable[0].fields,
-            vec![
-                ("name".to_string(), "a".to_string()),
-                ("data".to_string(), "{\"x\":1}".to_string())
-            ]
-        );
+        let fields: Vec<(&str, &str)> = readable[0]
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        assert_eq!(fields, vec![("name", "a"), ("data", "{\"x\":1}")]);
         assert_eq!(readable[1].id, "9");
         assert!(readable[1].fields.is_empty());
         assert_eq!(reread.len(), 1);

@@ -5,6 +5,7 @@
 
 mod delivery;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -116,7 +117,11 @@ pub struct ActiveJob {
 impl ActiveJob {
     /// `opts` are the job's decoded options; the names read here are the
     /// same before and after decoding.
-    fn from_started<K: AsRef<str>>(job: &RawJob<K>, token: &str, opts: &serde_json::Value) -> Self {
+    fn from_started<K: AsRef<str>, V: AsRef<str>>(
+        job: &RawJob<K, V>,
+        token: &str,
+        opts: &serde_json::Value,
+    ) -> Self {
         ActiveJob {
             token: token.to_string(),
             attempts: opts
@@ -146,11 +151,12 @@ pub struct Flags {
     pub running: bool,
 }
 
-/// A started job as a backend hands it over: id, token and hash fields.
-pub struct StartedJob {
-    pub id: String,
-    pub token: String,
-    pub fields: Vec<(String, String)>,
+/// A started job as a backend hands it over: id, token and hash fields,
+/// as text borrowed from the reply where it can be.
+pub struct StartedJob<'a> {
+    pub id: Cow<'a, str>,
+    pub token: Cow<'a, str>,
+    pub fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 /// The backend-neutral half of a Worker.
@@ -249,14 +255,14 @@ impl WorkerCore {
                 id: &job.id,
                 fields: &job.fields,
             };
-            (raw, job.token.as_str())
+            (raw, job.token.as_ref())
         }))
     }
 
     /// As `record_started`, for jobs read in place (no copy of their fields).
-    pub fn record_started_raw<'a, K: AsRef<str> + 'a>(
+    pub fn record_started_raw<'a, K: AsRef<str> + 'a, V: AsRef<str> + 'a>(
         &self,
-        jobs: impl Iterator<Item = (RawJob<'a, K>, &'a str)>,
+        jobs: impl Iterator<Item = (RawJob<'a, K, V>, &'a str)>,
     ) -> Vec<String> {
         let mut out = Vec::new();
         let mut active = self.active.lock().unwrap();

@@ -1,6 +1,7 @@
 //! The worker loop: fetch, flush results (two calls in flight), and wait on
 //! the marker when there is nothing to do.
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,7 +58,7 @@ impl Shared {
     /// The jobs a fetch started, with the fields of any that did not come
     /// back splittable read again. One that cannot be read now stays locked
     /// until the stalled check returns it to wait.
-    pub(super) async fn started_jobs(&self, jobs: &Value) -> Vec<StartedJob> {
+    pub(super) async fn started_jobs<'a>(&self, jobs: &'a Value) -> Vec<StartedJob<'a>> {
         let (mut started, reread) = reply::started_jobs(jobs);
         for mut job in reread {
             let key = self.queue.keys.key(&job.id);
@@ -66,7 +67,10 @@ impl Shared {
                 .query::<Vec<String>>(redis::cmd("HGETALL").arg(key))
                 .await
             {
-                job.fields = pair_fields(flat);
+                job.fields = pair_fields(flat)
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+                    .collect();
                 started.push(job);
             }
         }
