@@ -128,6 +128,23 @@ describe('bad input (bullrush only)', { skip: SKIP }, () => {
     });
   });
 
+  describe('text that could break how a batch is framed', () => {
+    it('a name with newlines is kept; a timestamp given as text is refused alone', async (t) => {
+      const { queue } = setup(t);
+      const results = await Promise.allSettled([
+        queue.add('line 1\nline 2\n\n', { text: 'a\nb' }),
+        queue.add('bad', {}, { timestamp: '1\n2\n3\n4' }),
+        queue.add('after', { n: 2 }),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      assert.match(results[1].reason.message, /timestamp/);
+      const stored = await queue.getJob(results[0].value.id);
+      assert.equal(stored.name, 'line 1\nline 2\n\n');
+      assert.deepEqual(stored.data, { text: 'a\nb' });
+      assert.equal(await queue.getWaitingCount(), 2);
+    });
+  });
+
   describe('custom jobId', () => {
     for (const jobId of ['5', 5, '0', '123456']) {
       it(`rejects integer-like jobId ${JSON.stringify(jobId)}`, async (t) => {

@@ -121,15 +121,17 @@ class Queue extends QueueBase {
 
   async addPrepared(prepared) {
     if (this.metaWritten) await this.metaWritten;
-    const args = [
-      prepared.map((p) => String(p.name)),
-      prepared.map((p) => p.dataText),
-      prepared.map((p) => p.optsText),
-      prepared.map((p) => p.timestamp),
-    ];
+    // Four lines per job (see new_jobs in src/binding/queue.rs): JSON text
+    // holds no raw newline, and the timestamp is a number.
+    const lines = new Array(prepared.length);
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i];
+      lines[i] = `${JSON.stringify(String(p.name))}\n${p.dataText}\n${p.optsText}\n${Number(p.timestamp)}`;
+    }
+    const packed = lines.join('\n');
     // The embedded engine stores jobs faster than a trip to its thread takes.
-    if (this.embedded) return sync(() => this.native.addNow(...args));
-    return call(this.native.add(...args));
+    if (this.embedded) return sync(() => this.native.addNow(packed));
+    return call(this.native.add(packed));
   }
 
   async addBulk(jobs) {

@@ -1,5 +1,6 @@
 //! Queue operations against Redis: adding jobs, reading them, managing the queue.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use redis::aio::MultiplexedConnection;
@@ -59,7 +60,7 @@ impl RedisQueue {
     pub async fn eval<T: FromRedisValue>(
         &self,
         script: &Script,
-        args: &[String],
+        args: &[impl redis::ToRedisArgs],
     ) -> EngineResult<T> {
         let mut conn = self.conn().await?;
         let mut call = script.prepare_invoke();
@@ -92,21 +93,26 @@ impl RedisQueue {
     }
 
     pub async fn add(&self, jobs: &[NewJob]) -> EngineResult<Vec<String>> {
-        let mut args = Vec::with_capacity(3 + jobs.len() * 8);
-        args.push(self.keys.base.clone());
-        args.push(crate::engine::now_ms().to_string());
-        args.push(jobs.len().to_string());
-        args.push(concat!("bullrush:", env!("CARGO_PKG_VERSION")).to_string());
+        // Borrowed where the job holds the text: a batch's data is copied
+        // once, into the command.
+        let mut args: Vec<Cow<str>> = Vec::with_capacity(4 + jobs.len() * 8);
+        args.push(Cow::Borrowed(&self.keys.base));
+        args.push(Cow::Owned(crate::engine::now_ms().to_string()));
+        args.push(Cow::Owned(jobs.len().to_string()));
+        args.push(Cow::Borrowed(concat!(
+            "bullrush:",
+            env!("CARGO_PKG_VERSION")
+        )));
         for job in jobs {
             let o = &job.opts;
-            args.push(o.job_id.clone().unwrap_or_default());
-            args.push(job.name.clone());
-            args.push(o.timestamp.to_string());
-            args.push(job.data.clone());
-            args.push(o.encoded.clone());
-            args.push(o.delay.to_string());
-            args.push(o.priority.to_string());
-            args.push(if o.lifo { "1" } else { "0" }.to_string());
+            args.push(Cow::Borrowed(o.job_id.as_deref().unwrap_or_default()));
+            args.push(Cow::Borrowed(&job.name));
+            args.push(Cow::Owned(o.timestamp.to_string()));
+            args.push(Cow::Borrowed(&job.data));
+            args.push(Cow::Borrowed(&o.encoded));
+            args.push(Cow::Owned(o.delay.to_string()));
+            args.push(Cow::Owned(o.priority.to_string()));
+            args.push(Cow::Borrowed(if o.lifo { "1" } else { "0" }));
         }
         self.eval(&scripts().add, &args).await
     }
