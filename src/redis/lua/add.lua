@@ -20,15 +20,16 @@ for i = 0, count - 1 do
   local a = 5 + i * 8
   local customId, name, timestamp = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local data, opts = ARGV[a + 3], ARGV[a + 4]
-  local delay, priority, lifo = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), ARGV[a + 7] == "1"
+  local delayText, priorityText = ARGV[a + 5], ARGV[a + 6]
+  local delay, priority, lifo = tonumber(delayText), tonumber(priorityText), ARGV[a + 7] == "1"
   local jobId = customId
-  if jobId == "" then jobId = tostring(first + i + 1) end
+  if jobId == "" then jobId = intText(first + i + 1) end
   local jobKey = base .. jobId
   if customId ~= "" and rcall("EXISTS", jobKey) == 1 then
     emit(cap, "duplicated", "jobId", jobId)
   else
     rcall("HSET", jobKey, "name", name, "data", data, "opts", opts,
-      "timestamp", timestamp, "delay", delay, "priority", priority)
+      "timestamp", timestamp, "delay", delayText, "priority", priorityText)
     rcall("XADD", K.events, "*", "event", "added", "jobId", jobId, "name", name)
     if delay > 0 then
       scheduleDelayed(jobId, tonumber(timestamp) + delay, cap)

@@ -14,6 +14,13 @@ local K = {
   failed = KEYS[13], id = KEYS[14],
 }
 
+-- An integer as text. Lua's own number-to-text goes through "%.14g", three
+-- times slower than "%d"; values a script writes are kept as text for the
+-- same reason.
+local function intText(n)
+  return string.format("%d", n)
+end
+
 -- Calls send(...) with the items of `list`, at most `size` at a time: one
 -- command for many items, within what unpack can spread.
 local function inChunks(list, size, send)
@@ -230,7 +237,7 @@ local function fetchJobs(w, count, cap)
     end
     -- A negative sequence means the caller chose the token (getNextJob).
     local token = w.tokenBase
-    if w.tokenSeq >= 0 then token = w.tokenBase .. ":" .. (w.tokenSeq + i) end
+    if w.tokenSeq >= 0 then token = string.format("%s:%d", w.tokenBase, w.tokenSeq + i) end
     rcall("SET", jobKey .. ":lock", token, "PX", w.lockMsText)
     emit(cap, "active", "jobId", jobId, "prev", "waiting")
     -- Read first, then write what changes: one call fewer than counting
@@ -249,7 +256,7 @@ local function fetchJobs(w, count, cap)
       end
     end
     local ats = "1"
-    if atsAt then ats = tostring((tonumber(fields[atsAt]) or 0) + 1) end
+    if atsAt then ats = intText((tonumber(fields[atsAt]) or 0) + 1) end
     if w.name ~= "" then
       rcall("HSET", jobKey, "processedOn", w.nowText, "ats", ats, "pb", w.name)
       putField(fields, pbAt, "pb", w.name)
