@@ -45,11 +45,15 @@ local function emit(cap, ...)
 end
 
 -- Paused, or at the global concurrency limit: no job may start, so no marker.
-local function isBlocked()
-  local meta = rcall("HMGET", K.meta, "paused", "concurrency")
-  if meta[1] then return true end
-  if meta[2] then
-    return rcall("LLEN", K.active) >= tonumber(meta[2])
+-- `paused` and `concurrency` are meta's fields, when the caller has read them.
+local function isBlocked(paused, concurrency)
+  if paused == nil then
+    local meta = rcall("HMGET", K.meta, "paused", "concurrency")
+    paused, concurrency = meta[1], tonumber(meta[2])
+  end
+  if paused then return true end
+  if concurrency then
+    return rcall("LLEN", K.active) >= concurrency
   end
   return false
 end
@@ -214,7 +218,7 @@ local function fetchJobs(w, count, cap)
   local limitMax = tonumber(meta[3]) or w.limitMax
   local limitMs = w.limitMs or tonumber(meta[4])
   local concurrency = tonumber(meta[2])
-  promoteDue(w.base, w.now, cap, isBlocked())
+  promoteDue(w.base, w.now, cap, isBlocked(meta[1], concurrency))
   if meta[1] then return jobs, 0, 0 end
   -- Without a limiter or a global concurrency, nothing stops between jobs.
   local taken = popsMany and not limitMax and not concurrency and takeIds(count)
