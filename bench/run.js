@@ -53,6 +53,10 @@ const isFullRun = !quick && !only && !argValue('rounds');
 const Q = 5; // --quick divides job counts by this
 const SCENARIOS = [
   {
+    id: '0', label: 'PING, awaited one at a time (round-trip floor)', runner: 'ping',
+    params: { jobs: 5000, warmup: 1000 },
+  },
+  {
     id: '1', label: 'add, awaited one at a time', runner: 'add-serial',
     params: { jobs: 5000, warmup: 1000 },
   },

@@ -181,6 +181,28 @@ async function expectCounts(queue, expected, what) {
 
 // ---------------------------------------------------------------- scenarios
 
+/**
+ * 0. A bare PING, awaited one at a time: the floor under every awaited call
+ * (one round trip), through the client each implementation uses for its
+ * commands: bullmq's ioredis connection, bullrush's addon.
+ */
+async function pingSerial({ jobs, warmup }) {
+  const queue = newQueue();
+  let ping;
+  if (impl === 'bullmq') {
+    // bullmq 6 keeps its ioredis client on the queue's backend.
+    const client = await (queue.backend ? queue.backend.client : queue.client);
+    ping = () => client.ping();
+  } else {
+    ping = () => queue.native.ping();
+  }
+  for (let i = 0; i < warmup; i++) await ping();
+  const result = await timed(async () => {
+    for (let i = 0; i < jobs; i++) await ping();
+  });
+  return { jobs, ...result };
+}
+
 /** 1. add awaited one at a time (after an untimed warm-up). */
 async function addSerial({ jobs, warmup }) {
   const queue = newQueue();
@@ -857,6 +879,7 @@ async function qeProducer() {
 }
 
 const SCENARIOS = {
+  ping: pingSerial,
   'add-serial': addSerial,
   'add-concurrent': addConcurrent,
   'add-bulk': addBulk,
