@@ -71,11 +71,12 @@ impl<K: AsRef<str>, V: AsRef<str>> RawJob<'_, K, V> {
 
     /// Writes the job as a JSON object; `token` is set for jobs handed to a Worker.
     pub fn write_json(&self, out: &mut String, token: Option<&str>) {
-        self.write_json_with(out, token, &self.opts());
+        self.write_json_with(out, token, &self.opts().to_string());
     }
 
-    /// As `write_json`, with options already read by the caller.
-    pub fn write_json_with(&self, out: &mut String, token: Option<&str>, opts: &Value) {
+    /// As `write_json`, with the options already read (and written as JSON)
+    /// by the caller.
+    pub fn write_json_with(&self, out: &mut String, token: Option<&str>, opts_json: &str) {
         out.push_str("{\"id\":");
         push_str(out, self.id);
         out.push_str(",\"name\":");
@@ -83,7 +84,7 @@ impl<K: AsRef<str>, V: AsRef<str>> RawJob<'_, K, V> {
         out.push_str(",\"data\":");
         push_json(out, self.get("data").unwrap_or("{}"));
         out.push_str(",\"opts\":");
-        out.push_str(&opts.to_string());
+        out.push_str(opts_json);
         // Fields at their default (0, null, []) are left out; JS fills them in.
         if let Some(progress) = self.get("progress").filter(|p| *p != "0") {
             out.push_str(",\"progress\":");

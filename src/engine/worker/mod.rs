@@ -266,15 +266,24 @@ impl WorkerCore {
     ) -> Vec<String> {
         let mut out = Vec::new();
         let mut active = self.active.lock().unwrap();
+        // Jobs of a batch mostly carry the same options text: it is parsed,
+        // expanded and written out once per run of equal texts, and shared
+        // by the retry bookkeeping and the records for JS.
+        let mut last: Option<(String, serde_json::Value, String)> = None;
         for (raw, token) in jobs {
-            // Parsed once: the retry bookkeeping and the record for JS share it.
-            let opts = raw.opts();
+            let text = raw.get("opts").unwrap_or_default();
+            if last.as_ref().is_none_or(|(seen, _, _)| seen != text) {
+                let opts = raw.opts();
+                let json = opts.to_string();
+                last = Some((text.to_string(), opts, json));
+            }
+            let (_, opts, opts_json) = last.as_ref().expect("set above");
             active.insert(
                 raw.id.to_string(),
-                ActiveJob::from_started(&raw, token, &opts),
+                ActiveJob::from_started(&raw, token, opts),
             );
             let mut json = String::with_capacity(256);
-            raw.write_json_with(&mut json, Some(token), &opts);
+            raw.write_json_with(&mut json, Some(token), opts_json);
             out.push(json);
         }
         out
