@@ -33,6 +33,19 @@ describe('Queue.add', () => {
     assert.equal(job.queueName, name);
   });
 
+  it('scripts flushed from Redis (SCRIPT FLUSH, a restart) are loaded again', { skip: h.redisOnly('flushes Redis\'s script cache') }, async (t) => {
+    const { queue, worker, c } = setup(t);
+    const redis = c.add(h.rawRedis());
+    await queue.add('before', {});
+    await redis.script('FLUSH');
+    const job = await queue.add('after', { n: 1 });
+    assert.equal(job.id, '2');
+    await redis.script('FLUSH');
+    const done = new Promise((resolve) => worker(async (j) => j.name).on('completed', (j) => j.name === 'after' && resolve()));
+    await done;
+    assert.equal(await queue.getCompletedCount(), 2);
+  });
+
   it('auto ids are increasing decimal strings "1","2","3"', async (t) => {
     const { queue } = setup(t);
     const ids = [];

@@ -4,10 +4,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use redis::aio::MultiplexedConnection;
-use redis::{FromRedisValue, Script, Value};
+use redis::{FromRedisValue, Value};
 
 use super::connection::Endpoint;
-use super::scripts::scripts;
+use super::scripts::{scripts, Lua};
 use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::job::{pair_fields, RawJob};
 use crate::engine::keys::{state_key, QueueKeys};
@@ -57,20 +57,35 @@ impl RedisQueue {
         self.endpoint.shared().await
     }
 
+    /// Runs one of our scripts with the queue's keys. The command is built
+    /// straight into one buffer (redis-rs's `Script` copies every argument
+    /// twice); a server that does not know the script yet gets it loaded.
     pub async fn eval<T: FromRedisValue>(
         &self,
-        script: &Script,
+        script: &Lua,
         args: &[impl redis::ToRedisArgs],
     ) -> EngineResult<T> {
         let mut conn = self.conn().await?;
-        let mut call = script.prepare_invoke();
-        for key in &self.script_keys {
-            call.key(key);
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&script.hash)
+            .arg(self.script_keys.len())
+            .arg(&self.script_keys)
+            .arg(args);
+        let mut result = cmd.query_async(&mut conn).await;
+        if let Err(e) = &result {
+            if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) {
+                let loaded: redis::RedisResult<String> = redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(script.code)
+                    .query_async(&mut conn)
+                    .await;
+                result = match loaded {
+                    Ok(_) => cmd.query_async(&mut conn).await,
+                    Err(e) => Err(e),
+                };
+            }
         }
-        for arg in args {
-            call.arg(arg);
-        }
-        match call.invoke_async(&mut conn).await {
+        match result {
             Ok(v) => Ok(v),
             Err(e) => Err(self.endpoint.fail(e).await),
         }

@@ -1,18 +1,31 @@
 //! The project's Lua scripts, each the shared prelude plus its own body.
-//! redis-rs sends EVALSHA and falls back to loading the script once.
+//! They are called by SHA1 (EVALSHA) and loaded on a NOSCRIPT reply.
 
 use std::sync::OnceLock;
 
-use redis::Script;
+/// One script: its text, and the SHA1 that EVALSHA names it by.
+pub struct Lua {
+    pub code: &'static str,
+    pub hash: String,
+}
+
+impl Lua {
+    fn new(code: &'static str) -> Self {
+        Lua {
+            code,
+            hash: redis::Script::new(code).get_hash().to_string(),
+        }
+    }
+}
 
 macro_rules! scripts {
     ($($name:ident => $file:literal),* $(,)?) => {
-        pub struct Scripts { $(pub $name: Script,)* }
+        pub struct Scripts { $(pub $name: Lua,)* }
 
         pub fn scripts() -> &'static Scripts {
             static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
             SCRIPTS.get_or_init(|| Scripts {
-                $($name: Script::new(concat!(
+                $($name: Lua::new(concat!(
                     include_str!("lua/prelude.lua"),
                     "\n",
                     include_str!(concat!("lua/", $file))
