@@ -96,55 +96,76 @@ impl Shared {
     }
 
     /// Script arguments for one finished job, deciding retries on the way.
-    fn finish_args(&self, f: &Finish, args: &mut Vec<String>) {
+    /// Text the job already holds is borrowed; numbers that are almost
+    /// always the same are constants.
+    fn finish_args<'f>(&self, f: &'f Finish, args: &mut Vec<Cow<'f, str>>) {
         let none = KeepJobs::ALL;
+        let empty = || Cow::Borrowed("");
         let (action, value, stack, keep, attempts, extra) = match self.action_for(f) {
-            Action::Wait => ("wait", String::new(), String::new(), none, 1, String::new()),
+            Action::Wait => ("wait", empty(), empty(), none, 1, empty()),
             Action::Completed { returnvalue, keep } => (
                 "completed",
-                returnvalue,
-                String::new(),
+                Cow::Owned(returnvalue),
+                empty(),
                 keep,
                 1,
-                String::new(),
+                empty(),
             ),
             Action::Failed {
                 reason,
                 stacktrace,
                 keep,
                 attempts,
-            } => ("failed", reason, stacktrace, keep, attempts, String::new()),
+            } => (
+                "failed",
+                Cow::Owned(reason),
+                Cow::Owned(stacktrace),
+                keep,
+                attempts,
+                empty(),
+            ),
             Action::Retry {
                 reason,
                 stacktrace,
                 lifo,
-            } => {
-                let lifo = if lifo { "1" } else { "0" };
-                ("retry", reason, stacktrace, none, 1, lifo.to_string())
-            }
+            } => (
+                "retry",
+                Cow::Owned(reason),
+                Cow::Owned(stacktrace),
+                none,
+                1,
+                Cow::Borrowed(if lifo { "1" } else { "0" }),
+            ),
             Action::Delay {
                 reason,
                 stacktrace,
                 delay_ms,
-            } => ("delay", reason, stacktrace, none, 1, delay_ms.to_string()),
+            } => (
+                "delay",
+                Cow::Owned(reason),
+                Cow::Owned(stacktrace),
+                none,
+                1,
+                Cow::Owned(delay_ms.to_string()),
+            ),
         };
         // What the worker knows spares the script a call each ("": unknown).
         let (made, dedup) = match self.held_facts(&f.id) {
-            Some((made, dedup)) => (made.to_string(), if dedup { "1" } else { "0" }),
-            None => (String::new(), ""),
+            Some((made, dedup)) => (Cow::Owned(made.to_string()), if dedup { "1" } else { "0" }),
+            None => (empty(), ""),
         };
         args.extend([
-            f.id.clone(),
-            f.token.clone(),
-            action.to_string(),
+            Cow::Borrowed(f.id.as_str()),
+            Cow::Borrowed(f.token.as_str()),
+            Cow::Borrowed(action),
             value,
             stack,
-            keep.count_arg().to_string(),
-            keep.age_arg().to_string(),
-            attempts.to_string(),
+            small_int(keep.count_arg()),
+            small_int(keep.age_arg()),
+            small_int(attempts),
             extra,
             made,
-            dedup.to_string(),
+            Cow::Borrowed(dedup),
         ]);
     }
 
@@ -155,9 +176,13 @@ impl Shared {
         batch: &[Finish],
         fetch: usize,
     ) -> EngineResult<(Vec<i64>, Value)> {
-        let mut args = self.worker_args(fetch);
-        args.push(self.settings.metrics_max_points.to_string());
-        args.push(batch.len().to_string());
+        let mut args: Vec<Cow<str>> = self
+            .worker_args(fetch)
+            .into_iter()
+            .map(Cow::Owned)
+            .collect();
+        args.push(Cow::Owned(self.settings.metrics_max_points.to_string()));
+        args.push(Cow::Owned(batch.len().to_string()));
         for f in batch {
             self.finish_args(f, &mut args);
         }
@@ -396,4 +421,14 @@ struct LoopState {
     wait_until_ms: f64,
     next_due: Option<f64>,
     failures: u32,
+}
+
+/// An integer as script text, without an allocation for the usual -1, 0, 1.
+fn small_int<'a>(n: i64) -> Cow<'a, str> {
+    match n {
+        -1 => Cow::Borrowed("-1"),
+        0 => Cow::Borrowed("0"),
+        1 => Cow::Borrowed("1"),
+        n => Cow::Owned(n.to_string()),
+    }
 }
