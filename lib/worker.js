@@ -49,10 +49,6 @@ function usesThirdArgument(fn) {
   return src.slice(0, close >= 0 ? close : src.length).includes('=');
 }
 
-/**
- * BullMQ's Worker. The Rust side fetches, locks and finishes jobs in batches;
- * this class runs the processor and emits events.
- */
 /** Why Redis refused a job's result, in BullMQ's words for each code. */
 function refusal(code, id) {
   switch (code) {
@@ -65,6 +61,10 @@ function refusal(code, id) {
   }
 }
 
+/**
+ * BullMQ's Worker. The Rust side fetches, locks and finishes jobs in batches;
+ * this class runs the processor and emits events.
+ */
 class Worker extends QueueBase {
   constructor(name, processor, opts = {}) {
     super(name, opts);
