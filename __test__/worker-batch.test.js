@@ -87,6 +87,17 @@ describe('batched finish and fetch (Redis)', { skip: h.redisOnly('looks at keys 
     assert.deepEqual(seen.sort(), [['a\u0000b', 1], ['plain', 2]]);
   });
 
+  it('a marker taking a slot of the fetch does not let a prioritized job jump the wait list', async (t) => {
+    const { queue, worker, redis, name } = setup(t);
+    await queue.addBulk(['a', 'b'].map((n) => ({ name: n, data: {} })));
+    await queue.add('p', {}, { priority: 1 });
+    await redis.rpush(`bull:${name}:wait`, '0:1');
+    const started = [];
+    worker(async (job) => { started.push(job.name); }, { concurrency: 2 });
+    await h.waitFor(async () => (await queue.getCompletedCount()) === 3, 5000, 'all completed');
+    assert.deepEqual(started, ['a', 'b', 'p']);
+  });
+
   it('locks of a finished batch are released and removed jobs leave no keys', async (t) => {
     const { queue, worker, redis, name } = setup(t);
     const jobs = await queue.addBulk([1, 2, 3, 4, 5, 6].map((n) => ({

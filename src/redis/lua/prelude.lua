@@ -171,8 +171,16 @@ local popsMany = (tonumber(redis.REDIS_VERSION_NUM) or 0) >= 0x060200
 
 local function takeIds(count)
   local ids = {}
-  for _, jobId in ipairs(rcall("RPOP", K.wait, count) or {}) do
-    if string.sub(jobId, 1, 2) ~= "0:" then ids[#ids + 1] = jobId end
+  -- "0:…" entries are markers that old BullMQ versions pushed into wait:
+  -- dropped, and popped past, as takeNextId does.
+  local waitEmpty = false
+  while #ids < count and not waitEmpty do
+    local want = count - #ids
+    local popped = rcall("RPOP", K.wait, want) or {}
+    for _, jobId in ipairs(popped) do
+      if string.sub(jobId, 1, 2) ~= "0:" then ids[#ids + 1] = jobId end
+    end
+    waitEmpty = #popped < want
   end
   if #ids < count then
     local top = rcall("ZPOPMIN", K.prioritized, count - #ids)
@@ -210,8 +218,7 @@ end
 
 -- Starts up to `count` jobs for one worker (`w`: see workerArgs).
 -- Returns the started jobs ({id, token, packed fields, field count} each),
--- the rate-limit wait
--- in ms, and when the next delayed job is due (0: none).
+-- the rate-limit wait in ms, and when the next delayed job is due (0: none).
 local function fetchJobs(w, count, cap)
   local jobs = {}
   local meta = rcall("HMGET", K.meta, "paused", "concurrency", "max", "duration")
