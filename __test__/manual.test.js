@@ -58,8 +58,10 @@ describe('cancelling a running job', () => {
           signal.addEventListener('abort', () => reject(new Error('stopped by request')));
         }),
     );
+    // Listening first: the worker may start the job before add() resolves.
+    const started = h.once(w, 'active', 5000);
     const job = await queue.add('long', {});
-    await h.once(w, 'active', 5000);
+    await started;
     await h.waitFor(() => w.cancelJob(job.id), 2000, 'cancelJob accepted');
     assert.equal(w.cancelJob('no-such-job'), false);
     const [failed, err] = await h.once(w, 'failed', 5000);
