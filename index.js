@@ -16,7 +16,8 @@ const {
   WaitingError,
   RedisUnavailableError,
 } = require('./lib/errors');
-const { FlowProducer, MetricsTime } = require('./lib/not-yet');
+const { FlowProducer } = require('./lib/not-yet');
+const { MetricsTime } = require('./lib/enums');
 
 // Shorthand names only: that is what lets Node's ESM loader see each one as a
 // named export (`import { UnrecoverableError } from 'bullrush'`).

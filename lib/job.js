@@ -2,28 +2,7 @@
 
 const { call } = require('./native');
 const { toJson } = require('./json');
-
-/** BullMQ's error for a script's refusal code. */
-function scriptError(code, jobId, command, state) {
-  switch (code) {
-    case -1:
-      return new Error(`Missing key for job ${jobId}. ${command}`);
-    case -2:
-      return new Error(`Missing lock for job ${jobId}. ${command}`);
-    case -3:
-      return new Error(`Job ${jobId} is not in the ${state} state. ${command}`);
-    case -6:
-      return new Error(`Lock mismatch for job ${jobId}. Cmd ${command} from ${state}`);
-    default:
-      return new Error(`Unknown code ${code} error for ${jobId}. ${command}`);
-  }
-}
-
-/** Throws BullMQ's error when a script refused (negative code). */
-function check(code, jobId, command, state) {
-  if (code < 0) throw scriptError(code, jobId, command, state);
-  return code;
-}
+const { check } = require('./refusals');
 
 /**
  * A job, shaped like BullMQ's. `owner` is the Queue or Worker it came from:
@@ -110,8 +89,7 @@ class Job {
 
   async updateProgress(progress) {
     const text = toJson(progress, 'job progress');
-    const code = await call(this.native.updateProgress(String(this.id), text));
-    if (code < 0) throw new Error(`Missing key for job ${this.id}. updateProgress`);
+    check(await call(this.native.updateProgress(String(this.id), text)), this.id, 'updateProgress');
     this.progress = progress;
     this.queue.emit('progress', this, progress);
   }
@@ -136,16 +114,15 @@ class Job {
   async isWaitingChildren() { return (await this.getState()) === 'waiting-children'; }
 
   async remove() {
-    const code = await call(this.native.remove(String(this.id)));
-    if (code < 0) {
-      throw new Error(`Job ${this.id} could not be removed because it is locked by another worker`);
-    }
+    const refusal = await call(this.native.remove(String(this.id)));
+    // Removing a job that is already gone is no error, as in BullMQ.
+    if (refusal === 'locked') check(refusal, this.id, 'removeJob');
   }
 
   /** Moves this active job to delayed until `timestamp` (then throw DelayedError). */
   async moveToDelayed(timestamp, token) {
-    const code = await call(this.native.moveToDelayed(String(this.id), token ?? '0', Number(timestamp)));
-    check(code, this.id, 'moveToDelayed', 'active');
+    const refusal = await call(this.native.moveToDelayed(String(this.id), token ?? '0', Number(timestamp)));
+    check(refusal, this.id, 'moveToDelayed', 'active');
     this.delay = Math.max(0, timestamp - Date.now());
   }
 
@@ -198,7 +175,7 @@ class Job {
 
   /** 1 when `token` still holds the lock and it was extended for `duration` ms, else 0. */
   async extendLock(token, duration) {
-    return call(this.native.extendLock(String(this.id), token, duration));
+    return (await call(this.native.extendLock(String(this.id), token, duration))) ? 1 : 0;
   }
 
   async clearLogs(keepLogs) {
@@ -256,12 +233,12 @@ class Job {
     if (state !== 'failed' && state !== 'completed') {
       throw new TypeError(`retry state must be 'failed' or 'completed', got '${state}'`);
     }
-    const code = await call(
+    const refusal = await call(
       this.native.reprocess(
         String(this.id), state, !!this.opts.lifo, !!opts.resetAttemptsMade, !!opts.resetAttemptsStarted,
       ),
     );
-    check(code, this.id, 'reprocessJob', state);
+    check(refusal, this.id, 'reprocessJob', state);
     this.failedReason = undefined;
     this.finishedOn = undefined;
     this.processedOn = undefined;
@@ -271,4 +248,4 @@ class Job {
   }
 }
 
-module.exports = { Job, scriptError, check };
+module.exports = { Job };

@@ -12,18 +12,6 @@ function notYet(name, why) {
   };
 }
 
-const MetricsTime = Object.freeze({
-  ONE_MINUTE: 1,
-  FIVE_MINUTES: 5,
-  FIFTEEN_MINUTES: 15,
-  THIRTY_MINUTES: 30,
-  ONE_HOUR: 60,
-  ONE_WEEK: 60 * 24 * 7,
-  TWO_WEEKS: 60 * 24 * 7 * 2,
-  ONE_MONTH: 60 * 24 * 7 * 2 * 4,
-});
-
 module.exports = {
   FlowProducer: notYet('FlowProducer', 'flows are planned'),
-  MetricsTime,
 };

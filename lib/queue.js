@@ -195,8 +195,7 @@ class Queue extends QueueBase {
   }
 
   async getJobLogs(jobId, start = 0, end = -1, asc = true) {
-    const [logs, count] = await call(this.native.getLogs(String(jobId), start, end, asc));
-    return { logs, count };
+    return JSON.parse(await call(this.native.getLogs(String(jobId), start, end, asc)));
   }
 
   async pause() {
@@ -224,9 +223,9 @@ class Queue extends QueueBase {
 
   /** 1 when removed, 0 when the job is unknown or locked by a worker. */
   async remove(jobId) {
-    const code = await call(this.native.remove(String(jobId)));
-    if (code === 1) this.emit('removed', jobId);
-    return code === 1 ? 1 : 0;
+    const refusal = await call(this.native.remove(String(jobId)));
+    if (refusal === null) this.emit('removed', jobId);
+    return refusal === null ? 1 : 0;
   }
 
   /**
@@ -260,12 +259,8 @@ class Queue extends QueueBase {
     if (type !== 'completed' && type !== 'failed') {
       throw new TypeError(`getMetrics type must be 'completed' or 'failed', got '${type}'`);
     }
-    const [[count, prevTS, prevCount], data, total] = await call(this.native.getMetrics(type, start, end));
-    return {
-      meta: { count: Number(count || 0), prevTS: Number(prevTS || 0), prevCount: Number(prevCount || 0) },
-      data: data.map(Number),
-      count: total,
-    };
+    const { count, prevTS, prevCount, data, total } = JSON.parse(await call(this.native.getMetrics(type, start, end)));
+    return { meta: { count, prevTS, prevCount }, data, count: total };
   }
 
   async getCountsPerPriority(priorities) {
@@ -324,17 +319,7 @@ class Queue extends QueueBase {
   }
 
   async getMeta() {
-    const flat = await call(this.native.getMeta());
-    const raw = {};
-    for (let i = 0; i < flat.length; i += 2) raw[flat[i]] = flat[i + 1];
-    const { concurrency, max, duration, paused, 'opts.maxLenEvents': maxLenEvents, ...rest } = raw;
-    const meta = rest;
-    if (concurrency) meta.concurrency = Number(concurrency);
-    if (maxLenEvents) meta.maxLenEvents = Number(maxLenEvents);
-    if (max) meta.max = Number(max);
-    if (duration) meta.duration = Number(duration);
-    meta.paused = paused === '1';
-    return meta;
+    return JSON.parse(await call(this.native.getMeta()));
   }
 
   async getVersion() {
@@ -345,23 +330,10 @@ class Queue extends QueueBase {
     return call(this.native.trimEvents(maxLength));
   }
 
-  /** Workers connected to this queue, from CLIENT LIST, as BullMQ reports them. */
+  /** Workers attached to this queue, each with its client's fields, as BullMQ reports them. */
   async getWorkers() {
-    const base = `${this.prefix}:${Buffer.from(this.name).toString('base64')}`;
-    const list = await call(this.native.clientList());
-    const workers = [];
-    for (const line of list.split(/\r?\n/)) {
-      const client = {};
-      for (const pair of line.split(' ')) {
-        const at = pair.indexOf('=');
-        if (at > 0) client[pair.slice(0, at)] = pair.slice(at + 1);
-      }
-      const rawname = client.name;
-      if (rawname && (rawname === base || rawname.startsWith(`${base}:w:`))) {
-        workers.push({ ...client, name: this.name, rawname });
-      }
-    }
-    return workers;
+    const workers = JSON.parse(await call(this.native.getWorkers()));
+    return workers.map((client) => ({ ...client, name: this.name, rawname: client.name }));
   }
 
   async getWorkersCount() {

@@ -1,7 +1,8 @@
 'use strict';
 
 const { QueueBase } = require('./queue-base');
-const { Job, check } = require('./job');
+const { Job } = require('./job');
+const { check, refusalError } = require('./refusals');
 const { binding, call, sync } = require('./native');
 const { toJson } = require('./json');
 const { sandboxedProcessor } = require('./sandbox');
@@ -11,24 +12,6 @@ const { UnrecoverableError, RateLimitError, RedisUnavailableError } = require('.
 const MOVED = new Set(['DelayedError', 'WaitingError', 'WaitingChildrenError']);
 
 const BUILT_IN_BACKOFFS = new Set(['fixed', 'exponential']);
-
-function validateWorkerOptions(opts) {
-  const positive = (name) => {
-    if (opts[name] !== undefined && !(Number.isFinite(opts[name]) && opts[name] > 0)) {
-      throw new TypeError(`${name} must be a finite number greater than 0, got ${opts[name]}`);
-    }
-  };
-  ['concurrency', 'lockDuration', 'lockRenewTime', 'drainDelay', 'stalledInterval'].forEach(positive);
-  if (opts.maxStalledCount !== undefined && !(Number.isInteger(opts.maxStalledCount) && opts.maxStalledCount >= 0)) {
-    throw new TypeError(`maxStalledCount must be an integer greater or equal than 0, got ${opts.maxStalledCount}`);
-  }
-  if (opts.limiter !== undefined) {
-    const { max, duration } = opts.limiter || {};
-    if (!(Number.isInteger(max) && max > 0 && Number.isFinite(duration) && duration > 0)) {
-      throw new TypeError('limiter must be { max: positive integer, duration: ms > 0 }');
-    }
-  }
-}
 
 /**
  * Whether `fn` can see its third argument (the AbortSignal). Creating a
@@ -49,18 +32,6 @@ function usesThirdArgument(fn) {
   return src.slice(0, close >= 0 ? close : src.length).includes('=');
 }
 
-/** Why Redis refused a job's result, in BullMQ's words for each code. */
-function refusal(code, id) {
-  switch (code) {
-    case -1: return `Missing key for job ${id}`;
-    case -2: return `Missing lock for job ${id}`;
-    case -3: return `Job is not active: ${id}`;
-    case -4: return `Job ${id} has pending dependencies`;
-    case -6: return `Lock mismatch for job ${id}`;
-    default: return `Unknown code ${code} for job ${id}`;
-  }
-}
-
 /**
  * BullMQ's Worker. The Rust side fetches, locks and finishes jobs in batches;
  * this class runs the processor and emits events.
@@ -68,7 +39,6 @@ function refusal(code, id) {
 class Worker extends QueueBase {
   constructor(name, processor, opts = {}) {
     super(name, opts);
-    validateWorkerOptions(opts);
     if (typeof processor === 'string' || processor instanceof URL) {
       this.sandbox = sandboxedProcessor(processor, { useWorkerThreads: !!opts.useWorkerThreads });
       this.processFn = this.sandbox;
@@ -95,6 +65,9 @@ class Worker extends QueueBase {
     this.loop = undefined;
     this.idle = undefined;
     this.notifyIdle = () => {};
+    // The engine validates the options (with BullMQ's messages): created
+    // now, a bad option fails the constructor as it does in BullMQ.
+    this.ensureEngine();
     if (this.opts.autorun && this.processFn) {
       this.run().catch((err) => this.emit('error', err));
     }
@@ -105,8 +78,8 @@ class Worker extends QueueBase {
   }
 
   set concurrency(n) {
-    if (!(Number.isFinite(n) && n > 0)) {
-      throw new TypeError(`concurrency must be a finite number greater than 0, got ${n}`);
+    if (!(typeof n === 'number' && Number.isFinite(n) && n >= 1)) {
+      throw new TypeError('concurrency must be a finite number greater than 0');
     }
     this._concurrency = Math.floor(n);
     if (this.engine) this.engine.setConcurrency(this._concurrency);
@@ -117,7 +90,7 @@ class Worker extends QueueBase {
     const o = this.opts;
     const settings = {
       name: o.name,
-      concurrency: this._concurrency,
+      concurrency: o.concurrency,
       lockDuration: o.lockDuration,
       lockRenewTime: o.lockRenewTime,
       drainDelay: o.drainDelay,
@@ -130,7 +103,11 @@ class Worker extends QueueBase {
       skipStalledCheck: o.skipStalledCheck,
       metrics: o.metrics,
     };
-    return sync(() => new binding.NativeWorker(url, this.prefix, this.name, commandTimeout, JSON.stringify(settings)));
+    // JSON would turn NaN and Infinity into null, which reads as "not
+    // given": as text they reach the engine's validation instead.
+    const text = JSON.stringify(settings, (key, value) =>
+      typeof value === 'number' && !Number.isFinite(value) ? String(value) : value);
+    return sync(() => new binding.NativeWorker(url, this.prefix, this.name, commandTimeout, text));
   }
 
   /** The native worker, created on first use (run or manual processing). */
@@ -174,7 +151,7 @@ class Worker extends QueueBase {
   }
 
   handle(batch) {
-    for (const [id, code] of batch.done) this.settled(id, code);
+    for (const [id, refusal] of batch.done) this.settled(id, refusal);
     for (const message of batch.errors) this.emit('error', new RedisUnavailableError(message));
     if (batch.lost.length) {
       this.emit('lockRenewalFailed', batch.lost);
@@ -191,16 +168,16 @@ class Worker extends QueueBase {
     if (batch.drained) this.emit('drained');
   }
 
-  /** The engine reported that a job's result reached Redis (code 0) or was refused. */
-  settled(id, code) {
+  /** The engine reported that a job's result was stored (refusal null) or refused. */
+  settled(id, refusal) {
     const entry = this.active.get(id);
     if (!entry) return;
     this.active.delete(id);
     if (this.active.size === 0) this.notifyIdle();
     const { job } = entry;
     if (entry.moved) return;
-    if (code !== 0) {
-      this.emit('error', new Error(`${refusal(code, id)}. moveToFinished`));
+    if (refusal !== null) {
+      this.emit('error', refusalError(refusal, id, 'moveToFinished', 'active'));
       return;
     }
     job.attemptsMade += 1;
@@ -328,8 +305,8 @@ class Worker extends QueueBase {
 
   async completeManually(job, returnValue, token) {
     const text = toJson(returnValue, `return value of job ${job.id}`) ?? 'null';
-    const code = await call(this.ensureEngine().finishOne([job.id, token, 'c', text, '', '']));
-    check(code, job.id, 'moveToFinished', 'active');
+    const refusal = await call(this.ensureEngine().finishOne([job.id, token, 'c', text, '', '']));
+    check(refusal, job.id, 'moveToFinished', 'active');
   }
 
   async failManually(job, err, token) {

@@ -1,34 +1,21 @@
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use napi_derive::napi;
 
-use super::queue::{open_queue, Backend};
-use crate::memory::events::MemorySubscription;
-use crate::redis::events::Subscription;
+use super::open_store;
+use crate::engine::store::{EventSubscription, Store};
 
-enum AnySubscription {
-    Redis(Subscription),
-    Memory(MemorySubscription),
-}
-
-/// One QueueEvents' subscription to its queue's shared events reader.
+/// One QueueEvents' subscription to its queue's events.
 #[napi]
 pub struct NativeEvents {
-    queue: Backend,
-    subscription: OnceLock<AnySubscription>,
+    store: Arc<dyn Store>,
+    command_timeout: Duration,
+    subscription: OnceLock<Box<dyn EventSubscription>>,
     /// Closing may come before `start` has run (a client that left at once):
     /// `start` then closes what it opened.
     closed: AtomicBool,
-}
-
-impl AnySubscription {
-    fn close(&self) {
-        match self {
-            AnySubscription::Redis(s) => s.close(),
-            AnySubscription::Memory(s) => s.close(),
-        }
-    }
 }
 
 #[napi]
@@ -41,7 +28,8 @@ impl NativeEvents {
         command_timeout_ms: u32,
     ) -> napi::Result<Self> {
         Ok(NativeEvents {
-            queue: open_queue(&url, &prefix, &name, command_timeout_ms)?,
+            store: open_store(&url, &prefix, &name, command_timeout_ms)?,
+            command_timeout: Duration::from_millis(command_timeout_ms.max(1) as u64),
             subscription: OnceLock::new(),
             closed: AtomicBool::new(false),
         })
@@ -55,32 +43,21 @@ impl NativeEvents {
         if self.closed.load(Ordering::SeqCst) {
             return;
         }
-        let subscription = self.subscription.get_or_init(|| match &self.queue {
-            Backend::Redis(q) => AnySubscription::Redis(Subscription::open(
-                q.clone(),
-                &last_event_id,
-                blocking_timeout_ms as u64,
-            )),
-            Backend::Memory(q) => {
-                AnySubscription::Memory(MemorySubscription::open(q.clone(), &last_event_id))
-            }
+        let subscription = self.subscription.get_or_init(|| {
+            self.store
+                .subscribe(&last_event_id, blocking_timeout_ms as u64)
         });
         if self.closed.load(Ordering::SeqCst) {
             subscription.close();
             return;
         }
-        if let (AnySubscription::Redis(s), Backend::Redis(q)) = (subscription, &self.queue) {
-            s.ready(q.endpoint.command_timeout()).await;
-        }
+        subscription.ready(self.command_timeout).await;
     }
 
     /// `{"entries":[[id,[field,value,…]],…],"errors":[…]}`; null once closed.
     #[napi]
     pub async fn next(&self) -> Option<String> {
-        match self.subscription.get()? {
-            AnySubscription::Redis(s) => s.next().await,
-            AnySubscription::Memory(s) => s.next().await,
-        }
+        self.subscription.get()?.next().await
     }
 
     #[napi]

@@ -1,10 +1,11 @@
 use napi_derive::napi;
 
 use super::js_error;
-use super::queue::{on_backend, NativeQueue};
+use super::queue::{outcome, NativeQueue};
+use crate::engine::store::{BulkMove, Clean};
 
-/// Single-job moves and bulk moves; codes as in the scripts (0 ok, -1 no
-/// such job, -2/-6 lock, -3 wrong state). JS turns codes into errors.
+/// Single-job moves and bulk moves. An operation on one job resolves with
+/// null when done, else the refusal's name; JS words the error.
 #[napi]
 impl NativeQueue {
     #[napi]
@@ -13,14 +14,19 @@ impl NativeQueue {
         id: String,
         token: String,
         due_at: f64,
-    ) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.move_to_delayed(&id, &token, due_at as i64).await)
-            .map_err(js_error)
+    ) -> napi::Result<Option<String>> {
+        let done = self.store.move_to_delayed(&id, &token, due_at as i64).await;
+        outcome(done.map_err(js_error))
     }
 
     #[napi]
-    pub async fn change_delay(&self, id: String, delay: f64) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.change_delay(&id, delay as i64).await).map_err(js_error)
+    pub async fn change_delay(&self, id: String, delay: f64) -> napi::Result<Option<String>> {
+        outcome(
+            self.store
+                .change_delay(&id, delay as i64)
+                .await
+                .map_err(js_error),
+        )
     }
 
     #[napi]
@@ -29,19 +35,19 @@ impl NativeQueue {
         id: String,
         priority: i64,
         lifo: bool,
-    ) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.change_priority(&id, priority, lifo).await)
-            .map_err(js_error)
+    ) -> napi::Result<Option<String>> {
+        let done = self.store.change_priority(&id, priority, lifo).await;
+        outcome(done.map_err(js_error))
     }
 
     #[napi]
-    pub async fn promote(&self, id: String) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.promote(&id).await).map_err(js_error)
+    pub async fn promote(&self, id: String) -> napi::Result<Option<String>> {
+        outcome(self.store.promote(&id).await.map_err(js_error))
     }
 
     #[napi]
-    pub async fn update_data(&self, id: String, data: String) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.update_data(&id, &data).await).map_err(js_error)
+    pub async fn update_data(&self, id: String, data: String) -> napi::Result<Option<String>> {
+        outcome(self.store.update_data(&id, &data).await.map_err(js_error))
     }
 
     #[napi]
@@ -50,8 +56,10 @@ impl NativeQueue {
         id: String,
         token: String,
         duration_ms: f64,
-    ) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.extend_lock(&id, &token, duration_ms as i64).await)
+    ) -> napi::Result<bool> {
+        self.store
+            .extend_lock(&id, &token, duration_ms as i64)
+            .await
             .map_err(js_error)
     }
 
@@ -62,7 +70,14 @@ impl NativeQueue {
         batch: i64,
         max_score: String,
     ) -> napi::Result<()> {
-        on_backend!(&self.inner, q => q.move_jobs_to_wait(&state, batch, &max_score).await)
+        let request = BulkMove {
+            state: &state,
+            batch,
+            max_score: &max_score,
+        };
+        self.store
+            .move_jobs_to_wait(&request)
+            .await
             .map_err(js_error)
     }
 
@@ -73,17 +88,24 @@ impl NativeQueue {
         cutoff_ms: f64,
         limit: i64,
     ) -> napi::Result<Vec<String>> {
-        on_backend!(&self.inner, q => q.clean(&state, cutoff_ms as i64, limit).await)
-            .map_err(js_error)
+        let request = Clean {
+            state: &state,
+            cutoff_ms: cutoff_ms as i64,
+            limit,
+        };
+        self.store.clean(&request).await.map_err(js_error)
     }
 
     #[napi]
     pub async fn counts_per_priority(&self, priorities: Vec<i64>) -> napi::Result<Vec<i64>> {
-        on_backend!(&self.inner, q => q.counts_per_priority(&priorities).await).map_err(js_error)
+        self.store
+            .counts_per_priority(&priorities)
+            .await
+            .map_err(js_error)
     }
 
     #[napi]
     pub async fn clear_logs(&self, id: String, keep: Option<i64>) -> napi::Result<()> {
-        on_backend!(&self.inner, q => q.clear_logs(&id, keep).await).map_err(js_error)
+        self.store.clear_logs(&id, keep).await.map_err(js_error)
     }
 }

@@ -1,16 +1,44 @@
 //! The napi surface. Classes here translate arguments and errors and hold
-//! no queue logic; that lives in `engine` and the backends.
+//! no queue logic; that lives in `engine` and the stores, which the classes
+//! reach through `Arc<dyn Store>` without asking which store it is.
 
 mod events;
 mod jobs;
 mod queue;
 mod worker;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 pub use events::NativeEvents;
 pub use queue::NativeQueue;
 pub use worker::NativeWorker;
 
 use crate::engine::error::EngineError;
+use crate::engine::keys::QueueKeys;
+use crate::engine::store::Store;
+use crate::memory::MemoryQueue;
+use crate::redis::connection::Endpoint;
+use crate::redis::queue::RedisQueue;
+
+/// What JS passes to say "the embedded store" instead of a Redis URL.
+const MEMORY_URL: &str = "memory://";
+
+/// The store of queue `name` at `url`: Redis, or this process.
+pub(crate) fn open_store(
+    url: &str,
+    prefix: &str,
+    name: &str,
+    timeout_ms: u32,
+) -> napi::Result<Arc<dyn Store>> {
+    let keys = QueueKeys::new(prefix, name).map_err(js_error)?;
+    if url == MEMORY_URL {
+        return Ok(Arc::new(MemoryQueue::open(keys)));
+    }
+    let timeout = Duration::from_millis(timeout_ms.max(1) as u64);
+    let endpoint = Endpoint::get(url, timeout).map_err(js_error)?;
+    Ok(Arc::new(RedisQueue::new(endpoint, keys)))
+}
 
 /// Errors cross as `[bullrush:KIND] message`; index.js turns the kind into
 /// the matching JS class (TypeError, RedisUnavailableError, …).

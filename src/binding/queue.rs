@@ -1,41 +1,20 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use napi_derive::napi;
 
-use super::js_error;
+use super::{js_error, open_store};
 use crate::engine::error::EngineError;
-use crate::engine::keys::QueueKeys;
+use crate::engine::job::NewJob;
+use crate::engine::meta::meta_view;
 use crate::engine::now_ms;
 use crate::engine::options::parse_job_options;
-use crate::memory::MemoryQueue;
-use crate::redis::connection::Endpoint;
-use crate::redis::queue::{NewJob, RedisQueue};
-
-/// Where a queue lives: Redis, or this process (`memory://`).
-#[derive(Clone)]
-pub(crate) enum Backend {
-    Redis(Arc<RedisQueue>),
-    Memory(MemoryQueue),
-}
-
-/// Runs the same call on whichever backend holds the queue; both backends
-/// have the same method names, arguments and results.
-macro_rules! on_backend {
-    ($backend:expr, $q:ident => $call:expr) => {
-        match $backend {
-            $crate::binding::queue::Backend::Redis($q) => $call,
-            $crate::binding::queue::Backend::Memory($q) => $call,
-        }
-    };
-}
-pub(crate) use on_backend;
+use crate::engine::store::{refusal_name, Done, JobRange, LogRange, Reprocess, Store};
 
 /// Validates jobs sent as one text: four lines per job, the name as a JSON
 /// string, data and options as JSON text, and the timestamp (0: now). JSON
 /// text never holds a raw newline, so lines cannot be confused; one string
 /// crosses from JS far cheaper than four arrays of them.
-fn new_jobs(packed: &str) -> napi::Result<Vec<NewJob>> {
+pub(crate) fn new_jobs(packed: &str) -> napi::Result<Vec<NewJob>> {
     let invalid = |what: String| js_error(EngineError::InvalidInput(what));
     let lines: Vec<&str> = packed.split('\n').collect();
     if !lines.len().is_multiple_of(4) {
@@ -67,24 +46,18 @@ fn new_jobs(packed: &str) -> napi::Result<Vec<NewJob>> {
 
 #[napi]
 pub struct NativeQueue {
-    pub(crate) inner: Backend,
+    pub(crate) store: Arc<dyn Store>,
 }
 
-pub(crate) const MEMORY_URL: &str = "memory://";
+/// What JS receives for an operation on one job: null when done, else the
+/// refusal's name (see `Refusal`).
+pub(crate) fn outcome(done: napi::Result<Done>) -> napi::Result<Option<String>> {
+    done.map(|d| refusal_name(d).map(str::to_string))
+}
 
-pub(crate) fn open_queue(
-    url: &str,
-    prefix: &str,
-    name: &str,
-    timeout_ms: u32,
-) -> napi::Result<Backend> {
-    let keys = QueueKeys::new(prefix, name).map_err(js_error)?;
-    if url == MEMORY_URL {
-        return Ok(Backend::Memory(MemoryQueue::open(keys)));
-    }
-    let endpoint =
-        Endpoint::get(url, Duration::from_millis(timeout_ms.max(1) as u64)).map_err(js_error)?;
-    Ok(Backend::Redis(Arc::new(RedisQueue::new(endpoint, keys))))
+fn json<T: serde::Serialize>(value: &T) -> napi::Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| js_error(EngineError::Other(format!("cannot write a reply: {e}"))))
 }
 
 #[napi]
@@ -97,7 +70,7 @@ impl NativeQueue {
         command_timeout_ms: u32,
     ) -> napi::Result<Self> {
         Ok(NativeQueue {
-            inner: open_queue(&url, &prefix, &name, command_timeout_ms)?,
+            store: open_store(&url, &prefix, &name, command_timeout_ms)?,
         })
     }
 
@@ -106,25 +79,24 @@ impl NativeQueue {
     #[napi]
     pub async fn add(&self, packed: String) -> napi::Result<Vec<String>> {
         let jobs = new_jobs(&packed)?;
-        on_backend!(&self.inner, q => q.add(&jobs).await).map_err(js_error)
+        self.store.add(&jobs).await.map_err(js_error)
     }
 
-    /// `add` without leaving the JS thread, for the embedded engine: a job
-    /// is stored in microseconds, less than a hop to the runtime and back.
+    /// `add` on the JS thread, where the store can (the embedded one
+    /// stores a job in less time than a hop to the runtime and back takes).
     #[napi]
     pub fn add_now(&self, packed: String) -> napi::Result<Vec<String>> {
         let jobs = new_jobs(&packed)?;
-        match &self.inner {
-            Backend::Memory(q) => Ok(q.add_now(&jobs)),
-            Backend::Redis(_) => Err(js_error(EngineError::Other(
-                "addNow is for the embedded engine only".into(),
-            ))),
-        }
+        self.store.add_now(&jobs).ok_or_else(|| {
+            js_error(EngineError::Other(
+                "addNow is for the embedded store only".into(),
+            ))
+        })
     }
 
     #[napi]
     pub async fn counts(&self, states: Vec<String>) -> napi::Result<Vec<i64>> {
-        on_backend!(&self.inner, q => q.counts(&states).await).map_err(js_error)
+        self.store.counts(&states).await.map_err(js_error)
     }
 
     /// Jobs in the given states as a JSON array.
@@ -136,9 +108,8 @@ impl NativeQueue {
         end: i64,
         asc: bool,
     ) -> napi::Result<String> {
-        let ids = on_backend!(&self.inner, q => q.ranges(&states, start, end, asc).await)
-            .map_err(js_error)?;
-        on_backend!(&self.inner, q => q.jobs_json(&ids).await).map_err(js_error)
+        let ids = self.get_ranges(states, start, end, asc).await?;
+        self.store.jobs_json(&ids).await.map_err(js_error)
     }
 
     #[napi]
@@ -149,42 +120,48 @@ impl NativeQueue {
         end: i64,
         asc: bool,
     ) -> napi::Result<Vec<String>> {
-        on_backend!(&self.inner, q => q.ranges(&states, start, end, asc).await).map_err(js_error)
+        let range = JobRange {
+            states: &states,
+            start,
+            end,
+            asc,
+        };
+        self.store.ranges(&range).await.map_err(js_error)
     }
 
     #[napi]
     pub async fn get_job(&self, id: String) -> napi::Result<Option<String>> {
-        on_backend!(&self.inner, q => q.job_json(&id).await).map_err(js_error)
+        self.store.job_json(&id).await.map_err(js_error)
     }
 
     #[napi]
     pub async fn get_state(&self, id: String) -> napi::Result<String> {
-        on_backend!(&self.inner, q => q.state(&id).await).map_err(js_error)
+        self.store.state(&id).await.map_err(js_error)
     }
 
     #[napi]
     pub async fn set_paused(&self, paused: bool) -> napi::Result<()> {
-        on_backend!(&self.inner, q => q.set_paused(paused).await).map_err(js_error)
+        self.store.set_paused(paused).await.map_err(js_error)
     }
 
     #[napi]
     pub async fn is_paused(&self) -> napi::Result<bool> {
-        on_backend!(&self.inner, q => q.is_paused().await).map_err(js_error)
+        self.store.is_paused().await.map_err(js_error)
     }
 
     #[napi]
     pub async fn drain(&self, delayed: bool) -> napi::Result<()> {
-        on_backend!(&self.inner, q => q.drain(delayed).await).map_err(js_error)
+        self.store.drain(delayed).await.map_err(js_error)
     }
 
     #[napi]
     pub async fn obliterate(&self, force: bool, count: i64) -> napi::Result<()> {
-        on_backend!(&self.inner, q => q.obliterate(force, count).await).map_err(js_error)
+        self.store.obliterate(force, count).await.map_err(js_error)
     }
 
     #[napi]
-    pub async fn remove(&self, id: String) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.remove(&id).await).map_err(js_error)
+    pub async fn remove(&self, id: String) -> napi::Result<Option<String>> {
+        outcome(self.store.remove(&id).await.map_err(js_error))
     }
 
     #[napi]
@@ -193,24 +170,45 @@ impl NativeQueue {
         id: String,
         state: String,
         lifo: bool,
-        reset_made: bool,
-        reset_started: bool,
-    ) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.reprocess(&id, &state, lifo, reset_made, reset_started).await)
-            .map_err(js_error)
+        reset_attempts_made: bool,
+        reset_attempts_started: bool,
+    ) -> napi::Result<Option<String>> {
+        let request = Reprocess {
+            id: &id,
+            state: &state,
+            lifo,
+            reset_attempts_made,
+            reset_attempts_started,
+        };
+        outcome(self.store.reprocess(&request).await.map_err(js_error))
     }
 
     #[napi]
-    pub async fn update_progress(&self, id: String, progress: String) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.update_progress(&id, &progress).await).map_err(js_error)
+    pub async fn update_progress(
+        &self,
+        id: String,
+        progress: String,
+    ) -> napi::Result<Option<String>> {
+        outcome(
+            self.store
+                .update_progress(&id, &progress)
+                .await
+                .map_err(js_error),
+        )
     }
 
+    /// The log's length after the row, or -1 when there is no such job.
     #[napi]
     pub async fn add_log(&self, id: String, row: String, keep: Option<i64>) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.add_log(&id, &row, keep).await).map_err(js_error)
+        let count = self
+            .store
+            .add_log(&id, &row, keep)
+            .await
+            .map_err(js_error)?;
+        Ok(count.unwrap_or(-1))
     }
 
-    /// `[rows, total]` of a job's log.
+    /// `{"logs":[…],"count":n}` of a job's log.
     #[napi]
     pub async fn get_logs(
         &self,
@@ -218,13 +216,19 @@ impl NativeQueue {
         start: i64,
         end: i64,
         asc: bool,
-    ) -> napi::Result<(Vec<String>, i64)> {
-        on_backend!(&self.inner, q => q.logs(&id, start, end, asc).await).map_err(js_error)
+    ) -> napi::Result<String> {
+        let range = LogRange {
+            id: &id,
+            start,
+            end,
+            asc,
+        };
+        json(&self.store.logs(&range).await.map_err(js_error)?)
     }
 
     #[napi]
     pub async fn ping(&self) -> napi::Result<()> {
-        on_backend!(&self.inner, q => q.ping().await).map_err(js_error)
+        self.store.ping().await.map_err(js_error)
     }
 
     /// `fields` and `values` pair up; a null value removes the field.
@@ -235,38 +239,46 @@ impl NativeQueue {
         values: Vec<Option<String>>,
     ) -> napi::Result<i64> {
         let pairs: Vec<_> = fields.into_iter().zip(values).collect();
-        on_backend!(&self.inner, q => q.set_meta(&pairs).await).map_err(js_error)
+        self.store.set_meta(&pairs).await.map_err(js_error)
     }
 
-    /// The meta hash as `[field, value, …]`.
+    /// The meta hash as `Queue#getMeta` reports it, as JSON.
     #[napi]
-    pub async fn get_meta(&self) -> napi::Result<Vec<String>> {
-        on_backend!(&self.inner, q => q.meta().await).map_err(js_error)
+    pub async fn get_meta(&self) -> napi::Result<String> {
+        let pairs = self.store.meta().await.map_err(js_error)?;
+        json(&meta_view(pairs))
     }
 
     #[napi]
     pub async fn trim_events(&self, max_len: i64) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.trim_events(max_len).await).map_err(js_error)
+        self.store.trim_events(max_len).await.map_err(js_error)
     }
 
     #[napi]
     pub async fn rate_limit_ttl(&self, max: i64) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.rate_limit_ttl(max).await).map_err(js_error)
+        self.store.rate_limit_ttl(max).await.map_err(js_error)
     }
 
     #[napi]
     pub async fn rate_limit(&self, ms: i64) -> napi::Result<()> {
-        on_backend!(&self.inner, q => q.rate_limit(ms).await).map_err(js_error)
+        self.store.rate_limit(ms).await.map_err(js_error)
     }
 
     #[napi]
     pub async fn remove_rate_limit_key(&self) -> napi::Result<i64> {
-        on_backend!(&self.inner, q => q.remove_rate_limit_key().await).map_err(js_error)
+        self.store.remove_rate_limit_key().await.map_err(js_error)
     }
 
+    /// The workers attached to the queue, as a JSON array of objects with
+    /// the fields of each one's client.
     #[napi]
-    pub async fn client_list(&self) -> napi::Result<String> {
-        on_backend!(&self.inner, q => q.client_list().await).map_err(js_error)
+    pub async fn get_workers(&self) -> napi::Result<String> {
+        let workers = self.store.workers().await.map_err(js_error)?;
+        let objects: Vec<serde_json::Map<String, serde_json::Value>> = workers
+            .into_iter()
+            .map(|fields| fields.into_iter().map(|(k, v)| (k, v.into())).collect())
+            .collect();
+        json(&objects)
     }
 
     /// Appends a custom event (QueueEventsProducer); returns its stream id.
@@ -276,17 +288,21 @@ impl NativeQueue {
         fields: Vec<String>,
         max_events: i64,
     ) -> napi::Result<String> {
-        on_backend!(&self.inner, q => q.publish_event(&fields, max_events).await).map_err(js_error)
+        self.store
+            .publish_event(&fields, max_events)
+            .await
+            .map_err(js_error)
     }
 
-    /// `[[count, prevTS, prevCount], data points, total points]` of a finished state.
+    /// `{"count","prevTS","prevCount","data":[…],"total"}` of a finished state.
     #[napi]
-    pub async fn get_metrics(
-        &self,
-        state: String,
-        start: i64,
-        end: i64,
-    ) -> napi::Result<(Vec<String>, Vec<String>, i64)> {
-        on_backend!(&self.inner, q => q.metrics(&state, start, end).await).map_err(js_error)
+    pub async fn get_metrics(&self, state: String, start: i64, end: i64) -> napi::Result<String> {
+        json(
+            &self
+                .store
+                .metrics(&state, start, end)
+                .await
+                .map_err(js_error)?,
+        )
     }
 }

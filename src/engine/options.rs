@@ -32,9 +32,9 @@ pub enum Backoff {
         delay: i64,
         jitter: f64,
     },
-    /// A strategy the Worker's `settings.backoffStrategy` computes in JS.
+    /// A strategy the Worker's `settings.backoffStrategy` computes in JS
+    /// (JS knows its name); `delay` serves when JS gives none.
     Custom {
-        kind: String,
         delay: i64,
     },
 }
@@ -186,10 +186,7 @@ pub fn parse_backoff(value: Option<&Value>) -> EngineResult<Option<Backoff>> {
             Ok(Some(match kind {
                 "fixed" => Backoff::Fixed { delay, jitter },
                 "exponential" => Backoff::Exponential { delay, jitter },
-                custom => Backoff::Custom {
-                    kind: custom.to_string(),
-                    delay,
-                },
+                _ => Backoff::Custom { delay },
             }))
         }
         other => Err(invalid(&format!(

@@ -2,14 +2,18 @@
 //! (global concurrency and rate limit), the rate limiter, events trimming
 //! and publishing, the worker list, metrics.
 
-use super::state::{Limiter, PRIORITY_UNIT, RATE_LIMITED};
+use async_trait::async_trait;
+
+use super::state::{Limiter, RATE_LIMITED};
 use super::zset::rank_window;
 use super::MemoryQueue;
 use crate::engine::error::EngineResult;
 use crate::engine::now_ms;
+use crate::engine::store::{AdminStore, Metrics, WorkerInfo};
 
-impl MemoryQueue {
-    pub async fn set_meta(&self, fields: &[(String, Option<String>)]) -> EngineResult<i64> {
+#[async_trait]
+impl AdminStore for MemoryQueue {
+    async fn set_meta(&self, fields: &[(String, Option<String>)]) -> EngineResult<i64> {
         Ok(self.with(|s| {
             s.ready_changed = true;
             fields
@@ -22,21 +26,15 @@ impl MemoryQueue {
         }))
     }
 
-    pub async fn meta(&self) -> EngineResult<Vec<String>> {
-        Ok(self.with(|s| {
-            s.meta
-                .iter()
-                .flat_map(|(k, v)| [k.clone(), v.clone()])
-                .collect()
-        }))
+    async fn meta(&self) -> EngineResult<Vec<(String, String)>> {
+        Ok(self.with(|s| s.meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
     }
 
-    pub async fn trim_events(&self, max_len: i64) -> EngineResult<i64> {
+    async fn trim_events(&self, max_len: i64) -> EngineResult<i64> {
         Ok(self.with(|s| s.events.trim(max_len.max(0) as usize) as i64))
     }
 
-    /// As `RedisQueue::rate_limit_ttl`.
-    pub async fn rate_limit_ttl(&self, max: i64) -> EngineResult<i64> {
+    async fn rate_limit_ttl(&self, max: i64) -> EngineResult<i64> {
         let now = now_ms();
         Ok(self.with(|s| {
             let max = if max == 0 {
@@ -55,7 +53,7 @@ impl MemoryQueue {
         }))
     }
 
-    pub async fn rate_limit(&self, ms: i64) -> EngineResult<()> {
+    async fn rate_limit(&self, ms: i64) -> EngineResult<()> {
         let now = now_ms();
         self.with(|s| {
             s.limiter = Some(Limiter {
@@ -66,20 +64,20 @@ impl MemoryQueue {
         Ok(())
     }
 
-    pub async fn remove_rate_limit_key(&self) -> EngineResult<i64> {
+    async fn remove_rate_limit_key(&self) -> EngineResult<i64> {
         Ok(self.with(|s| {
             s.ready_changed = true;
             s.limiter.take().is_some() as i64
         }))
     }
 
-    /// The attached workers as CLIENT LIST lines, named as BullMQ names them.
-    pub async fn client_list(&self) -> EngineResult<String> {
+    /// The attached workers, named as BullMQ names their connections.
+    async fn workers(&self) -> EngineResult<Vec<WorkerInfo>> {
         let base = self.keys.client_name();
         let workers = self.shared.workers.lock().unwrap();
-        let mut lines: Vec<_> = workers.iter().collect();
-        lines.sort();
-        Ok(lines
+        let mut attached: Vec<_> = workers.iter().collect();
+        attached.sort();
+        Ok(attached
             .into_iter()
             .map(|(id, name)| {
                 let name = if name.is_empty() {
@@ -87,12 +85,16 @@ impl MemoryQueue {
                 } else {
                     format!("{base}:w:{name}")
                 };
-                format!("id={id} addr=memory name={name}\n")
+                vec![
+                    ("id".to_string(), id.to_string()),
+                    ("addr".to_string(), "memory".to_string()),
+                    ("name".to_string(), name),
+                ]
             })
             .collect())
     }
 
-    pub async fn publish_event(&self, fields: &[String], max_events: i64) -> EngineResult<String> {
+    async fn publish_event(&self, fields: &[String], max_events: i64) -> EngineResult<String> {
         let now = now_ms();
         Ok(self.with(|s| {
             let json = serde_json::to_string(fields).unwrap_or_default();
@@ -101,47 +103,19 @@ impl MemoryQueue {
         }))
     }
 
-    pub async fn metrics(
-        &self,
-        state: &str,
-        start: i64,
-        end: i64,
-    ) -> EngineResult<(Vec<String>, Vec<String>, i64)> {
+    async fn metrics(&self, state: &str, start: i64, end: i64) -> EngineResult<Metrics> {
         Ok(self.with(|s| match s.metrics.get(state) {
-            None => (vec![String::new(); 3], Vec::new(), 0),
-            Some(m) => {
-                let points = match rank_window(m.data.len(), start, end) {
-                    Some((from, to)) => m.data.range(from..=to).map(|p| p.to_string()).collect(),
+            None => Metrics::default(),
+            Some(m) => Metrics {
+                count: m.count,
+                prev_ts: m.prev_ts.unwrap_or(0),
+                prev_count: m.prev_count,
+                data: match rank_window(m.data.len(), start, end) {
+                    Some((from, to)) => m.data.range(from..=to).copied().collect(),
                     None => Vec::new(),
-                };
-                (
-                    vec![
-                        m.count.to_string(),
-                        m.prev_ts.map(|t| t.to_string()).unwrap_or_default(),
-                        m.prev_count.to_string(),
-                    ],
-                    points,
-                    m.data.len() as i64,
-                )
-            }
-        }))
-    }
-
-    pub async fn counts_per_priority(&self, priorities: &[i64]) -> EngineResult<Vec<i64>> {
-        Ok(self.with(|s| {
-            priorities
-                .iter()
-                .map(|&p| {
-                    if p == 0 {
-                        return s.wait.len() as i64;
-                    }
-                    let low = p * PRIORITY_UNIT;
-                    s.prioritized
-                        .members()
-                        .filter(|(score, _)| *score >= low && *score < low + PRIORITY_UNIT)
-                        .count() as i64
-                })
-                .collect()
+                },
+                total: m.data.len() as i64,
+            },
         }))
     }
 }

@@ -3,9 +3,13 @@
 
 use std::collections::VecDeque;
 
+use std::time::Duration;
+
+use async_trait::async_trait;
 use tokio::sync::watch;
 
 use super::MemoryQueue;
+use crate::engine::store::EventSubscription;
 
 pub type EventId = (i64, u64);
 
@@ -93,10 +97,17 @@ impl MemorySubscription {
             closed: watch::channel(false).0,
         }
     }
+}
+
+#[async_trait]
+impl EventSubscription for MemorySubscription {
+    /// Events are appended under the queue's lock: a subscription is
+    /// positioned from the moment it opened.
+    async fn ready(&self, _limit: Duration) {}
 
     /// `{"entries":[…],"errors":[]}` with what arrived since the last call;
     /// `None` once closed.
-    pub async fn next(&self) -> Option<String> {
+    async fn next(&self) -> Option<String> {
         let mut reader = self.reader.lock().await;
         let (wake, cursor) = &mut *reader;
         let mut closed = self.closed.subscribe();
@@ -121,7 +132,7 @@ impl MemorySubscription {
         }
     }
 
-    pub fn close(&self) {
+    fn close(&self) {
         self.closed.send_replace(true);
     }
 }

@@ -1,49 +1,50 @@
-//! Moving single jobs and bulk moves on an in-process queue; codes as in
-//! the Redis scripts (0 ok, -1 no such job, -2/-6 lock, -3 wrong state).
+//! Moving single jobs and bulk moves on an in-process queue (`JobStore`).
 
+use async_trait::async_trait;
+
+use super::state::PRIORITY_UNIT;
 use super::MemoryQueue;
 use crate::engine::error::EngineResult;
 use crate::engine::now_ms;
+use crate::engine::store::{BulkMove, Clean, Done, JobStore, Refusal};
 
-impl MemoryQueue {
-    pub async fn move_to_delayed(&self, id: &str, token: &str, due_at: i64) -> EngineResult<i64> {
+#[async_trait]
+impl JobStore for MemoryQueue {
+    async fn move_to_delayed(&self, id: &str, token: &str, due_at: i64) -> EngineResult<Done> {
         let now = now_ms();
         Ok(self.with(|s| {
-            let code = s.release_active(id, token, now);
-            if code < 0 {
-                return code;
-            }
+            Refusal::from_code(s.release_active(id, token, now))?;
             let due_at = due_at.max(now);
             if let Some(job) = s.jobs.get_mut(id) {
                 job.set("delay", (due_at - now).to_string());
             }
             s.schedule_delayed(now, id, due_at);
-            0
+            Ok(())
         }))
     }
 
-    pub async fn change_delay(&self, id: &str, delay: i64) -> EngineResult<i64> {
+    async fn change_delay(&self, id: &str, delay: i64) -> EngineResult<Done> {
         let now = now_ms();
         let delay = delay.max(0);
         Ok(self.with(|s| {
             if !s.jobs.contains_key(id) {
-                return -1;
+                return Err(Refusal::MissingJob);
             }
             if !s.delayed.remove(id) {
-                return -3;
+                return Err(Refusal::NotInState);
             }
             if let Some(job) = s.jobs.get_mut(id) {
                 job.set("delay", delay.to_string());
             }
             s.schedule_delayed(now, id, now + delay);
-            0
+            Ok(())
         }))
     }
 
-    pub async fn change_priority(&self, id: &str, priority: i64, lifo: bool) -> EngineResult<i64> {
+    async fn change_priority(&self, id: &str, priority: i64, lifo: bool) -> EngineResult<Done> {
         Ok(self.with(|s| {
             let Some(job) = s.jobs.get_mut(id) else {
-                return -1;
+                return Err(Refusal::MissingJob);
             };
             job.set("priority", priority.to_string());
             let waiting = s.prioritized.remove(id)
@@ -54,57 +55,52 @@ impl MemoryQueue {
             if waiting {
                 s.enqueue(id, priority, lifo);
             }
-            0
+            Ok(())
         }))
     }
 
-    pub async fn promote(&self, id: &str) -> EngineResult<i64> {
+    async fn promote(&self, id: &str) -> EngineResult<Done> {
         let now = now_ms();
         Ok(self.with(|s| {
             let Some(job) = s.jobs.get_mut(id) else {
-                return -1;
+                return Err(Refusal::MissingJob);
             };
             let priority = job.int("priority");
             if !s.delayed.remove(id) {
-                return -3;
+                return Err(Refusal::NotInState);
             }
             s.enqueue(id, priority, false);
             s.emit(now, "waiting", &[("jobId", id), ("prev", "delayed")]);
             if let Some(job) = s.jobs.get_mut(id) {
                 job.set("delay", "0");
             }
-            0
+            Ok(())
         }))
     }
 
-    pub async fn update_data(&self, id: &str, data: &str) -> EngineResult<i64> {
+    async fn update_data(&self, id: &str, data: &str) -> EngineResult<Done> {
         Ok(self.with(|s| match s.jobs.get_mut(id) {
             Some(job) => {
                 job.set("data", data);
-                0
+                Ok(())
             }
-            None => -1,
+            None => Err(Refusal::MissingJob),
         }))
     }
 
-    /// 1 when `token` held the lock and it was extended, else 0.
-    pub async fn extend_lock(&self, id: &str, token: &str, duration_ms: i64) -> EngineResult<i64> {
+    async fn extend_lock(&self, id: &str, token: &str, duration_ms: i64) -> EngineResult<bool> {
         let now = now_ms();
         Ok(self.with(|s| {
             s.extend_locks(&[(id, token)], duration_ms.max(1), now)
-                .is_empty() as i64
+                .is_empty()
         }))
     }
 
-    /// Moves every job of `state` scored at most `max_score` back to wait.
-    pub async fn move_jobs_to_wait(
-        &self,
-        state: &str,
-        _batch: i64,
-        max_score: &str,
-    ) -> EngineResult<()> {
+    /// All at once: one turn of the lock costs less than batches would.
+    async fn move_jobs_to_wait(&self, request: &BulkMove<'_>) -> EngineResult<()> {
         let now = now_ms();
-        let bound = score_bound(max_score);
+        let state = request.state;
+        let bound = score_bound(request.max_score);
         self.with(|s| {
             let set = s.set(state);
             let ids = set.up_to(bound, usize::MAX);
@@ -129,15 +125,14 @@ impl MemoryQueue {
         Ok(())
     }
 
-    /// Removes up to `limit` (0: any number) unlocked jobs of `state` older
-    /// than `cutoff_ms` (finishedOn for finished jobs, else the add time).
-    pub async fn clean(
-        &self,
-        state: &str,
-        cutoff_ms: i64,
-        limit: i64,
-    ) -> EngineResult<Vec<String>> {
+    /// Finished jobs are aged by finishedOn, the others by the add time.
+    async fn clean(&self, request: &Clean<'_>) -> EngineResult<Vec<String>> {
         let now = now_ms();
+        let Clean {
+            state,
+            cutoff_ms,
+            limit,
+        } = *request;
         Ok(self.with(|s| {
             let candidates: Vec<String> = match state {
                 "wait" | "waiting" => s.wait.iter().cloned().collect(),
@@ -172,7 +167,25 @@ impl MemoryQueue {
         }))
     }
 
-    pub async fn clear_logs(&self, id: &str, keep: Option<i64>) -> EngineResult<()> {
+    async fn counts_per_priority(&self, priorities: &[i64]) -> EngineResult<Vec<i64>> {
+        Ok(self.with(|s| {
+            priorities
+                .iter()
+                .map(|&p| {
+                    if p == 0 {
+                        return s.wait.len() as i64;
+                    }
+                    let low = p * PRIORITY_UNIT;
+                    s.prioritized
+                        .members()
+                        .filter(|(score, _)| *score >= low && *score < low + PRIORITY_UNIT)
+                        .count() as i64
+                })
+                .collect()
+        }))
+    }
+
+    async fn clear_logs(&self, id: &str, keep: Option<i64>) -> EngineResult<()> {
         self.with(|s| {
             if let Some(job) = s.jobs.get_mut(id) {
                 let keep = keep.filter(|k| *k > 0).unwrap_or(0) as usize;

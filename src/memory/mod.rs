@@ -1,6 +1,9 @@
-//! The embedded backend: queues that live in this process, with the Redis
-//! backend's semantics and no Redis. Every Queue, Worker and QueueEvents of
+//! The embedded store: queues that live in this process, with the Redis
+//! store's semantics and no Redis. Every Queue, Worker and QueueEvents of
 //! the process with the same prefix and name shares one `QueueShared`.
+//! `MemoryQueue` implements the engine's store traits (queue.rs, jobs.rs,
+//! admin.rs), `MemoryWorkerStore` a worker's side (worker.rs, with the
+//! state changes in worker_ops.rs), `MemorySubscription` the events.
 
 mod admin;
 pub mod events;
@@ -17,6 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::watch;
 
 use crate::engine::keys::QueueKeys;
+use crate::engine::store::{EventSubscription, Store, WorkerStore};
 use state::State;
 
 pub struct QueueShared {
@@ -87,5 +91,15 @@ impl MemoryQueue {
 
     pub fn detach_worker(&self, id: u64) {
         self.shared.workers.lock().unwrap().remove(&id);
+    }
+}
+
+impl Store for MemoryQueue {
+    fn worker_store(&self, worker_name: &str) -> Arc<dyn WorkerStore> {
+        Arc::new(worker::MemoryWorkerStore::new(self.clone(), worker_name))
+    }
+
+    fn subscribe(&self, start: &str, _block_ms: u64) -> Box<dyn EventSubscription> {
+        Box::new(events::MemorySubscription::open(self.clone(), start))
     }
 }

@@ -1,6 +1,7 @@
-//! Queue operations on an in-process queue. Names, arguments and results
-//! match `RedisQueue`'s, so the binding serves both the same way; the
-//! methods are async only for that.
+//! Queue operations on an in-process queue (`QueueStore`). The methods are
+//! async only because the trait is.
+
+use async_trait::async_trait;
 
 use super::state::State;
 use super::zset::rank_window;
@@ -10,6 +11,7 @@ use crate::engine::job::NewJob;
 use crate::engine::job::RawJob;
 use crate::engine::keys::state_key;
 use crate::engine::now_ms;
+use crate::engine::store::{Done, JobRange, LogRange, Logs, QueueStore, Refusal, Reprocess};
 
 fn list_range(list: &std::collections::VecDeque<String>, start: i64, end: i64) -> Vec<String> {
     match rank_window(list.len(), start, end) {
@@ -31,11 +33,7 @@ fn job_json(state: &State, id: &str, out: &mut String) -> bool {
 }
 
 impl MemoryQueue {
-    pub async fn add(&self, jobs: &[NewJob]) -> EngineResult<Vec<String>> {
-        Ok(self.add_now(jobs))
-    }
-
-    pub fn add_now(&self, jobs: &[NewJob]) -> Vec<String> {
+    fn add_jobs(&self, jobs: &[NewJob]) -> Vec<String> {
         let now = now_ms();
         self.with(|s| {
             s.meta
@@ -44,8 +42,19 @@ impl MemoryQueue {
             jobs.iter().map(|job| s.add_job(job, now)).collect()
         })
     }
+}
 
-    pub async fn counts(&self, states: &[String]) -> EngineResult<Vec<i64>> {
+#[async_trait]
+impl QueueStore for MemoryQueue {
+    async fn add(&self, jobs: &[NewJob]) -> EngineResult<Vec<String>> {
+        Ok(self.add_jobs(jobs))
+    }
+
+    fn add_now(&self, jobs: &[NewJob]) -> Option<Vec<String>> {
+        Some(self.add_jobs(jobs))
+    }
+
+    async fn counts(&self, states: &[String]) -> EngineResult<Vec<i64>> {
         let suffixes = states
             .iter()
             .map(|s| state_key(s))
@@ -59,13 +68,13 @@ impl MemoryQueue {
     }
 
     /// Job ids in the given states, each state ranged on its own.
-    pub async fn ranges(
-        &self,
-        states: &[String],
-        start: i64,
-        end: i64,
-        asc: bool,
-    ) -> EngineResult<Vec<String>> {
+    async fn ranges(&self, range: &JobRange<'_>) -> EngineResult<Vec<String>> {
+        let JobRange {
+            states,
+            start,
+            end,
+            asc,
+        } = *range;
         let suffixes = states
             .iter()
             .map(|s| state_key(s))
@@ -94,7 +103,7 @@ impl MemoryQueue {
         }))
     }
 
-    pub async fn jobs_json(&self, ids: &[String]) -> EngineResult<String> {
+    async fn jobs_json(&self, ids: &[String]) -> EngineResult<String> {
         Ok(self.with(|s| {
             let mut out = String::from("[");
             for id in ids {
@@ -111,18 +120,18 @@ impl MemoryQueue {
         }))
     }
 
-    pub async fn job_json(&self, id: &str) -> EngineResult<Option<String>> {
+    async fn job_json(&self, id: &str) -> EngineResult<Option<String>> {
         Ok(self.with(|s| {
             let mut out = String::new();
             job_json(s, id, &mut out).then_some(out)
         }))
     }
 
-    pub async fn state(&self, id: &str) -> EngineResult<String> {
+    async fn state(&self, id: &str) -> EngineResult<String> {
         Ok(self.with(|s| s.state_of(id)).to_string())
     }
 
-    pub async fn set_paused(&self, paused: bool) -> EngineResult<()> {
+    async fn set_paused(&self, paused: bool) -> EngineResult<()> {
         let now = now_ms();
         self.with(|s| {
             if paused {
@@ -136,11 +145,11 @@ impl MemoryQueue {
         Ok(())
     }
 
-    pub async fn is_paused(&self) -> EngineResult<bool> {
+    async fn is_paused(&self) -> EngineResult<bool> {
         Ok(self.with(|s| s.is_paused()))
     }
 
-    pub async fn drain(&self, delayed: bool) -> EngineResult<()> {
+    async fn drain(&self, delayed: bool) -> EngineResult<()> {
         self.with(|s| {
             let mut ids: Vec<String> = s.wait.drain(..).collect();
             ids.extend(s.prioritized.members().map(|(_, id)| id.clone()));
@@ -157,7 +166,7 @@ impl MemoryQueue {
         Ok(())
     }
 
-    pub async fn obliterate(&self, force: bool, _batch: i64) -> EngineResult<()> {
+    async fn obliterate(&self, force: bool, _batch: i64) -> EngineResult<()> {
         self.with(|s| {
             if !force && !s.active.is_empty() {
                 return Err(EngineError::Job(
@@ -172,38 +181,33 @@ impl MemoryQueue {
         })
     }
 
-    /// 1 removed, 0 unknown job, -1 locked by a worker.
-    pub async fn remove(&self, id: &str) -> EngineResult<i64> {
+    async fn remove(&self, id: &str) -> EngineResult<Done> {
         let now = now_ms();
         Ok(self.with(|s| {
-            let Some(job) = s.jobs.get(id) else { return 0 };
+            let Some(job) = s.jobs.get(id) else {
+                return Err(Refusal::MissingJob);
+            };
             if job.lock_holder(now).is_some() {
-                return -1;
+                return Err(Refusal::Locked);
             }
             let prev = s.unlink(id);
             s.jobs.remove(id);
             s.emit(now, "removed", &[("jobId", id), ("prev", prev)]);
-            1
+            Ok(())
         }))
     }
 
-    /// Moves a finished job back to wait: 1, -1 no such job, -3 not in `state`.
-    pub async fn reprocess(
-        &self,
-        id: &str,
-        state: &str,
-        lifo: bool,
-        reset_made: bool,
-        reset_started: bool,
-    ) -> EngineResult<i64> {
+    /// Moves a finished job back to wait.
+    async fn reprocess(&self, r: &Reprocess<'_>) -> EngineResult<Done> {
         let now = now_ms();
+        let (id, state) = (r.id, r.state);
         Ok(self.with(|s| {
             if !s.jobs.contains_key(id) {
-                return -1;
+                return Err(Refusal::MissingJob);
             }
             let completed = state == "completed";
             if !s.finished_set(!completed).remove(id) {
-                return -3;
+                return Err(Refusal::NotInState);
             }
             let job = s.jobs.get_mut(id).expect("checked above");
             job.del("finishedOn");
@@ -213,55 +217,63 @@ impl MemoryQueue {
             } else {
                 "failedReason"
             });
-            if reset_made {
+            if r.reset_attempts_made {
                 job.del("atm");
             }
-            if reset_started {
+            if r.reset_attempts_started {
                 job.del("ats");
             }
             let priority = job.int("priority");
-            s.enqueue(id, priority, lifo);
+            s.enqueue(id, priority, r.lifo);
             s.emit(now, "waiting", &[("jobId", id), ("prev", state)]);
-            1
+            Ok(())
         }))
     }
 
-    pub async fn update_progress(&self, id: &str, progress: &str) -> EngineResult<i64> {
+    async fn update_progress(&self, id: &str, progress: &str) -> EngineResult<Done> {
         let now = now_ms();
         Ok(self.with(|s| {
             let Some(job) = s.jobs.get_mut(id) else {
-                return -1;
+                return Err(Refusal::MissingJob);
             };
             job.set("progress", progress);
             s.emit(now, "progress", &[("jobId", id), ("data", progress)]);
-            0
+            Ok(())
         }))
     }
 
-    pub async fn add_log(&self, id: &str, row: &str, keep: Option<i64>) -> EngineResult<i64> {
+    async fn add_log(
+        &self,
+        id: &str,
+        row: &str,
+        keep: Option<i64>,
+    ) -> EngineResult<Result<i64, Refusal>> {
         Ok(self.with(|s| {
             let Some(job) = s.jobs.get_mut(id) else {
-                return -1;
+                return Err(Refusal::MissingJob);
             };
             job.logs.push_back(row.to_string());
             if let Some(keep) = keep {
                 let extra = job.logs.len().saturating_sub(keep.max(0) as usize);
                 job.logs.drain(..extra);
             }
-            job.logs.len() as i64
+            Ok(job.logs.len() as i64)
         }))
     }
 
-    pub async fn logs(
-        &self,
-        id: &str,
-        start: i64,
-        end: i64,
-        asc: bool,
-    ) -> EngineResult<(Vec<String>, i64)> {
+    async fn logs(&self, range: &LogRange<'_>) -> EngineResult<Logs> {
+        let LogRange {
+            id,
+            start,
+            end,
+            asc,
+        } = *range;
         Ok(self.with(|s| {
             let Some(job) = s.jobs.get(id) else {
-                return (Vec::new(), 0);
+                return Logs {
+                    logs: Vec::new(),
+                    count: 0,
+                };
             };
             let rows = if asc {
                 list_range(&job.logs, start, end)
@@ -270,11 +282,14 @@ impl MemoryQueue {
                 rows.reverse();
                 rows
             };
-            (rows, job.logs.len() as i64)
+            Logs {
+                logs: rows,
+                count: job.logs.len() as i64,
+            }
         }))
     }
 
-    pub async fn ping(&self) -> EngineResult<()> {
+    async fn ping(&self) -> EngineResult<()> {
         Ok(())
     }
 }

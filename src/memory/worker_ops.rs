@@ -99,7 +99,7 @@ impl State {
         &mut self,
         id: &str,
         token: &str,
-        action: Action,
+        action: &Action,
         now: i64,
         max_points: i64,
     ) -> i64 {
@@ -114,7 +114,7 @@ impl State {
         }
         let job = self.jobs.get_mut(id).expect("checked above");
         let priority = job.int("priority");
-        let (reason, stacktrace) = match &action {
+        let (reason, stacktrace) = match action {
             Action::Wait => {
                 // Rate limited: back to the front of its line, no attempt counted.
                 if priority > 0 {
@@ -145,7 +145,7 @@ impl State {
         let attempts_made = job.incr("atm");
         match action {
             Action::Retry { lifo, .. } => {
-                self.enqueue(id, priority, lifo);
+                self.enqueue(id, priority, *lifo);
                 self.emit(now, "waiting", &[("jobId", id), ("prev", "active")]);
             }
             Action::Delay { delay_ms, .. } => {
@@ -153,13 +153,13 @@ impl State {
                 self.schedule_delayed(now, id, now + delay_ms);
             }
             Action::Completed { returnvalue, keep } => {
-                self.store_finished(id, false, &returnvalue, keep, now);
+                self.store_finished(id, false, returnvalue, *keep, now);
                 self.emit(
                     now,
                     "completed",
                     &[
                         ("jobId", id),
-                        ("returnvalue", &returnvalue),
+                        ("returnvalue", returnvalue),
                         ("prev", "active"),
                     ],
                 );
@@ -173,13 +173,13 @@ impl State {
                 attempts,
                 ..
             } => {
-                self.store_finished(id, true, &reason, keep, now);
+                self.store_finished(id, true, reason, *keep, now);
                 self.emit(
                     now,
                     "failed",
-                    &[("jobId", id), ("failedReason", &reason), ("prev", "active")],
+                    &[("jobId", id), ("failedReason", reason), ("prev", "active")],
                 );
-                if attempts_made >= attempts {
+                if attempts_made >= *attempts {
                     let made = attempts_made.to_string();
                     self.emit(
                         now,

@@ -21,10 +21,6 @@ impl ZSet {
         self.scores.contains_key(member)
     }
 
-    pub fn score(&self, member: &str) -> Option<i64> {
-        self.scores.get(member).copied()
-    }
-
     pub fn insert(&mut self, member: &str, score: i64) {
         if let Some(old) = self.scores.insert(member.to_string(), score) {
             self.order.remove(&(old, member.to_string()));

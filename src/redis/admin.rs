@@ -1,15 +1,21 @@
 //! Queue-wide settings and inspection: meta fields (global concurrency and
-//! rate limit), the rate limiter key, event trimming, the client list.
+//! rate limit), the rate limiter key, event trimming, the workers (from the
+//! client list), metrics.
+
+use async_trait::async_trait;
 
 use super::queue::RedisQueue;
 use crate::engine::error::EngineResult;
+use crate::engine::job::pair_fields;
+use crate::engine::store::{AdminStore, Metrics, WorkerInfo};
 
 /// What BullMQ writes to the limiter to hold every worker for a while.
 const RATE_LIMITED: i64 = 9_007_199_254_740_991;
 
-impl RedisQueue {
+#[async_trait]
+impl AdminStore for RedisQueue {
     /// Sets meta fields; a `None` value removes the field.
-    pub async fn set_meta(&self, fields: &[(String, Option<String>)]) -> EngineResult<i64> {
+    async fn set_meta(&self, fields: &[(String, Option<String>)]) -> EngineResult<i64> {
         let key = self.keys.key("meta");
         let mut pipe = redis::pipe();
         for (field, value) in fields {
@@ -22,12 +28,14 @@ impl RedisQueue {
         Ok(changed.iter().sum())
     }
 
-    pub async fn meta(&self) -> EngineResult<Vec<String>> {
-        self.query(redis::cmd("HGETALL").arg(self.keys.key("meta")))
-            .await
+    async fn meta(&self) -> EngineResult<Vec<(String, String)>> {
+        let flat = self
+            .query(redis::cmd("HGETALL").arg(self.keys.key("meta")))
+            .await?;
+        Ok(pair_fields(flat))
     }
 
-    pub async fn trim_events(&self, max_len: i64) -> EngineResult<i64> {
+    async fn trim_events(&self, max_len: i64) -> EngineResult<i64> {
         self.query(
             redis::cmd("XTRIM")
                 .arg(self.keys.key("events"))
@@ -40,7 +48,7 @@ impl RedisQueue {
 
     /// Milliseconds until the limiter lets jobs start again for `max` jobs per
     /// window (0: the meta's global max, or any ttl when none is set).
-    pub async fn rate_limit_ttl(&self, max: i64) -> EngineResult<i64> {
+    async fn rate_limit_ttl(&self, max: i64) -> EngineResult<i64> {
         let script = redis::Script::new(
             r#"local max = tonumber(ARGV[1])
 if max == 0 then max = tonumber(redis.call("HGET", KEYS[2], "max")) end
@@ -62,7 +70,7 @@ return 0"#,
     }
 
     /// Holds every worker of the queue for `ms` (BullMQ's `rateLimit`).
-    pub async fn rate_limit(&self, ms: i64) -> EngineResult<()> {
+    async fn rate_limit(&self, ms: i64) -> EngineResult<()> {
         let _: () = self
             .query(
                 redis::cmd("SET")
@@ -75,18 +83,30 @@ return 0"#,
         Ok(())
     }
 
-    pub async fn remove_rate_limit_key(&self) -> EngineResult<i64> {
+    async fn remove_rate_limit_key(&self) -> EngineResult<i64> {
         self.query(redis::cmd("DEL").arg(self.keys.key("limiter")))
             .await
     }
 
-    /// CLIENT LIST as Redis writes it.
-    pub async fn client_list(&self) -> EngineResult<String> {
-        self.query(redis::cmd("CLIENT").arg("LIST")).await
+    /// The clients named as BullMQ names a queue's workers: the queue's
+    /// client name, or that name and `:w:<worker name>`.
+    async fn workers(&self) -> EngineResult<Vec<WorkerInfo>> {
+        let list: String = self.query(redis::cmd("CLIENT").arg("LIST")).await?;
+        let base = self.keys.client_name();
+        let named = format!("{base}:w:");
+        Ok(list
+            .lines()
+            .map(client_fields)
+            .filter(|fields| {
+                fields
+                    .iter()
+                    .any(|(k, v)| k == "name" && (*v == base || v.starts_with(&named)))
+            })
+            .collect())
     }
 
     /// XADD of `[event, <name>, field, value, …]`, trimmed to about `max_events`.
-    pub async fn publish_event(&self, fields: &[String], max_events: i64) -> EngineResult<String> {
+    async fn publish_event(&self, fields: &[String], max_events: i64) -> EngineResult<String> {
         let mut cmd = redis::cmd("XADD");
         cmd.arg(self.keys.key("events"))
             .arg("MAXLEN")
@@ -99,15 +119,8 @@ return 0"#,
         self.query(&cmd).await
     }
 
-    /// A finished state's metrics: `[count, prevTS, prevCount]` (empty
-    /// strings when absent), the data points in `start..=end`, and how many
-    /// data points there are.
-    pub async fn metrics(
-        &self,
-        state: &str,
-        start: i64,
-        end: i64,
-    ) -> EngineResult<(Vec<String>, Vec<String>, i64)> {
+    /// A finished state's metrics: the data points in `start..=end`.
+    async fn metrics(&self, state: &str, start: i64, end: i64) -> EngineResult<Metrics> {
         let key = self.keys.key(&format!("metrics:{state}"));
         let data = format!("{key}:data");
         let mut pipe = redis::pipe();
@@ -118,12 +131,22 @@ return 0"#,
             .arg("prevCount");
         pipe.cmd("LRANGE").arg(&data).arg(start).arg(end);
         pipe.cmd("LLEN").arg(&data);
-        let (meta, points, len): (Vec<Option<String>>, Vec<String>, i64) =
-            self.pipeline(&pipe).await?;
-        Ok((
-            meta.into_iter().map(Option::unwrap_or_default).collect(),
-            points,
-            len,
-        ))
+        let (meta, points, total): (Vec<Option<i64>>, Vec<i64>, i64) = self.pipeline(&pipe).await?;
+        let field = |i: usize| meta.get(i).copied().flatten().unwrap_or(0);
+        Ok(Metrics {
+            count: field(0),
+            prev_ts: field(1),
+            prev_count: field(2),
+            data: points,
+            total,
+        })
     }
+}
+
+/// One CLIENT LIST line as its `field=value` pairs.
+fn client_fields(line: &str) -> WorkerInfo {
+    line.split(' ')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }

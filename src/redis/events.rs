@@ -11,12 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 use tokio::sync::{mpsc, watch};
 
 use super::queue::RedisQueue;
 use super::reply;
+use crate::engine::store::EventSubscription;
 
 enum Message {
     /// Entries as JSON array items: `["<id>",["field","value",…]],…`.
@@ -83,10 +85,13 @@ impl Subscription {
             inbox: tokio::sync::Mutex::new(rx),
         }
     }
+}
 
+#[async_trait]
+impl EventSubscription for Subscription {
     /// Waits (at most `limit`) until the reader is positioned, so that any
     /// event written after this returns is delivered.
-    pub async fn ready(&self, limit: Duration) {
+    async fn ready(&self, limit: Duration) {
         let mut positioned = self.reader.positioned.subscribe();
         let mut stopped = self.reader.stop.subscribe();
         let either = async {
@@ -100,7 +105,7 @@ impl Subscription {
 
     /// `{"entries":[…],"errors":[…]}` with everything that arrived since the
     /// last call; `None` once closed.
-    pub async fn next(&self) -> Option<String> {
+    async fn next(&self) -> Option<String> {
         let mut inbox = self.inbox.lock().await;
         let first = inbox.recv().await?;
         let mut batch = vec![first];
@@ -124,7 +129,7 @@ impl Subscription {
 
     /// Leaves the reader; a pending `next` resolves to `None`. The reader
     /// stops with its last subscriber.
-    pub fn close(&self) {
+    fn close(&self) {
         // Registry first, then subscribers: the order `open` takes them in.
         let mut map = readers().lock().unwrap();
         let mut subscribers = self.reader.subscribers.lock().unwrap();

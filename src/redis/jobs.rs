@@ -3,56 +3,54 @@
 //! #promote, #updateData, #extendLock and Queue#clean, #retryJobs,
 //! #promoteJobs, #getCountsPerPriority.
 
+use async_trait::async_trait;
+
 use super::queue::RedisQueue;
 use super::scripts::scripts;
 use crate::engine::error::EngineResult;
 use crate::engine::now_ms;
+use crate::engine::store::{BulkMove, Clean, Done, JobStore, Refusal};
 
 /// Priorities sit in the top bits of a prioritized score (see prelude.lua).
 const PRIORITY_UNIT: f64 = 4_294_967_296.0;
 
-impl RedisQueue {
-    pub async fn move_to_delayed(&self, id: &str, token: &str, due_at: i64) -> EngineResult<i64> {
+#[async_trait]
+impl JobStore for RedisQueue {
+    async fn move_to_delayed(&self, id: &str, token: &str, due_at: i64) -> EngineResult<Done> {
         let args = self.base_and(&[id, token, &due_at.to_string(), &now_ms().to_string()]);
-        self.eval(&scripts().move_to_delayed, &args).await
+        self.done(&scripts().move_to_delayed, &args).await
     }
 
-    pub async fn change_delay(&self, id: &str, delay: i64) -> EngineResult<i64> {
+    async fn change_delay(&self, id: &str, delay: i64) -> EngineResult<Done> {
         let args = self.base_and(&[id, &delay.max(0).to_string(), &now_ms().to_string()]);
-        self.eval(&scripts().change_delay, &args).await
+        self.done(&scripts().change_delay, &args).await
     }
 
-    pub async fn change_priority(&self, id: &str, priority: i64, lifo: bool) -> EngineResult<i64> {
+    async fn change_priority(&self, id: &str, priority: i64, lifo: bool) -> EngineResult<Done> {
         let lifo = if lifo { "1" } else { "0" };
         let args = self.base_and(&[id, &priority.to_string(), lifo]);
-        self.eval(&scripts().change_priority, &args).await
+        self.done(&scripts().change_priority, &args).await
     }
 
-    pub async fn promote(&self, id: &str) -> EngineResult<i64> {
-        self.eval(&scripts().promote, &self.base_and(&[id])).await
+    async fn promote(&self, id: &str) -> EngineResult<Done> {
+        self.done(&scripts().promote, &self.base_and(&[id])).await
     }
 
-    pub async fn update_data(&self, id: &str, data: &str) -> EngineResult<i64> {
-        self.eval(&scripts().update_data, &self.base_and(&[id, data]))
+    async fn update_data(&self, id: &str, data: &str) -> EngineResult<Done> {
+        self.done(&scripts().update_data, &self.base_and(&[id, data]))
             .await
     }
 
-    /// 1 when `token` still held the lock and it was extended, else 0.
-    pub async fn extend_lock(&self, id: &str, token: &str, duration_ms: i64) -> EngineResult<i64> {
+    async fn extend_lock(&self, id: &str, token: &str, duration_ms: i64) -> EngineResult<bool> {
         let args = self.base_and(&[&duration_ms.max(1).to_string(), id, token]);
         let lost: Vec<String> = self.eval(&scripts().extend_locks, &args).await?;
-        Ok(if lost.is_empty() { 1 } else { 0 })
+        Ok(lost.is_empty())
     }
 
-    /// Moves every job of `state` scored at most `max_score` back to wait,
-    /// `batch` per script call.
-    pub async fn move_jobs_to_wait(
-        &self,
-        state: &str,
-        batch: i64,
-        max_score: &str,
-    ) -> EngineResult<()> {
-        let args = self.base_and(&[state, &batch.max(1).to_string(), max_score]);
+    /// One script call per `batch` jobs moved.
+    async fn move_jobs_to_wait(&self, request: &BulkMove<'_>) -> EngineResult<()> {
+        let batch = request.batch.max(1).to_string();
+        let args = self.base_and(&[request.state, &batch, request.max_score]);
         while self
             .eval::<i64>(&scripts().move_jobs_to_wait, &args)
             .await?
@@ -61,17 +59,13 @@ impl RedisQueue {
         Ok(())
     }
 
-    pub async fn clean(
-        &self,
-        state: &str,
-        cutoff_ms: i64,
-        limit: i64,
-    ) -> EngineResult<Vec<String>> {
-        let args = self.base_and(&[state, &cutoff_ms.to_string(), &limit.max(0).to_string()]);
+    async fn clean(&self, request: &Clean<'_>) -> EngineResult<Vec<String>> {
+        let cutoff = request.cutoff_ms.to_string();
+        let args = self.base_and(&[request.state, &cutoff, &request.limit.max(0).to_string()]);
         self.eval(&scripts().clean, &args).await
     }
 
-    pub async fn counts_per_priority(&self, priorities: &[i64]) -> EngineResult<Vec<i64>> {
+    async fn counts_per_priority(&self, priorities: &[i64]) -> EngineResult<Vec<i64>> {
         let mut pipe = redis::pipe();
         for &p in priorities {
             if p == 0 {
@@ -90,7 +84,7 @@ impl RedisQueue {
         self.pipeline(&pipe).await
     }
 
-    pub async fn clear_logs(&self, id: &str, keep: Option<i64>) -> EngineResult<()> {
+    async fn clear_logs(&self, id: &str, keep: Option<i64>) -> EngineResult<()> {
         let key = format!("{}:logs", self.keys.job(id));
         let _: () = match keep {
             Some(k) if k > 0 => {
@@ -103,5 +97,13 @@ impl RedisQueue {
                 .map(|_: i64| ())?,
         };
         Ok(())
+    }
+}
+
+impl RedisQueue {
+    /// Runs a script that answers with a job's outcome code.
+    async fn done(&self, script: &super::scripts::Lua, args: &[String]) -> EngineResult<Done> {
+        let code: i64 = self.eval(script, args).await?;
+        Ok(Refusal::from_code(code))
     }
 }

@@ -6,11 +6,14 @@ use std::sync::Arc;
 use redis::aio::MultiplexedConnection;
 use redis::{FromRedisValue, Value};
 
+use async_trait::async_trait;
+
 use super::connection::Endpoint;
 use super::scripts::{scripts, Lua};
 use crate::engine::error::{EngineError, EngineResult};
-use crate::engine::job::{pair_fields, RawJob};
+use crate::engine::job::{pair_fields, NewJob, RawJob};
 use crate::engine::keys::{state_key, QueueKeys};
+use crate::engine::store::{Done, JobRange, LogRange, Logs, QueueStore, Refusal, Reprocess};
 
 /// The KEYS every queue script receives, in the order prelude.lua expects.
 const SCRIPT_KEYS: [&str; 14] = [
@@ -29,8 +32,6 @@ const SCRIPT_KEYS: [&str; 14] = [
     "failed",
     "id",
 ];
-
-pub use crate::engine::job::NewJob;
 
 #[derive(Clone)]
 pub struct RedisQueue {
@@ -107,7 +108,17 @@ impl RedisQueue {
         }
     }
 
-    pub async fn add(&self, jobs: &[NewJob]) -> EngineResult<Vec<String>> {
+    pub(crate) fn base_and(&self, rest: &[&str]) -> Vec<String> {
+        std::iter::once(self.keys.base.as_str())
+            .chain(rest.iter().copied())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl QueueStore for RedisQueue {
+    async fn add(&self, jobs: &[NewJob]) -> EngineResult<Vec<String>> {
         // Borrowed where the job holds the text: a batch's data is copied
         // once, into the command.
         let mut args: Vec<Cow<str>> = Vec::with_capacity(4 + jobs.len() * 8);
@@ -132,7 +143,7 @@ impl RedisQueue {
         self.eval(&scripts().add, &args).await
     }
 
-    pub async fn counts(&self, states: &[String]) -> EngineResult<Vec<i64>> {
+    async fn counts(&self, states: &[String]) -> EngineResult<Vec<i64>> {
         let mut pipe = redis::pipe();
         for state in states {
             let suffix = state_key(state)?;
@@ -157,13 +168,13 @@ impl RedisQueue {
     }
 
     /// Job ids in the given states, each state ranged on its own as BullMQ does.
-    pub async fn ranges(
-        &self,
-        states: &[String],
-        start: i64,
-        end: i64,
-        asc: bool,
-    ) -> EngineResult<Vec<String>> {
+    async fn ranges(&self, range: &JobRange<'_>) -> EngineResult<Vec<String>> {
+        let JobRange {
+            states,
+            start,
+            end,
+            asc,
+        } = *range;
         let mut pipe = redis::pipe();
         let mut lists = Vec::new();
         for state in states {
@@ -202,7 +213,7 @@ impl RedisQueue {
     }
 
     /// Jobs as a JSON array, read in one round trip; vanished ids are skipped.
-    pub async fn jobs_json(&self, ids: &[String]) -> EngineResult<String> {
+    async fn jobs_json(&self, ids: &[String]) -> EngineResult<String> {
         let mut out = String::from("[");
         if ids.is_empty() {
             out.push(']');
@@ -233,7 +244,7 @@ impl RedisQueue {
         Ok(out)
     }
 
-    pub async fn job_json(&self, id: &str) -> EngineResult<Option<String>> {
+    async fn job_json(&self, id: &str) -> EngineResult<Option<String>> {
         let flat: Vec<String> = self
             .query(redis::cmd("HGETALL").arg(self.keys.job(id)))
             .await?;
@@ -250,24 +261,17 @@ impl RedisQueue {
         ))
     }
 
-    pub(crate) fn base_and(&self, rest: &[&str]) -> Vec<String> {
-        std::iter::once(self.keys.base.as_str())
-            .chain(rest.iter().copied())
-            .map(str::to_string)
-            .collect()
-    }
-
-    pub async fn state(&self, id: &str) -> EngineResult<String> {
+    async fn state(&self, id: &str) -> EngineResult<String> {
         self.eval(&scripts().state, &self.base_and(&[id])).await
     }
 
-    pub async fn set_paused(&self, paused: bool) -> EngineResult<()> {
+    async fn set_paused(&self, paused: bool) -> EngineResult<()> {
         let what = if paused { "paused" } else { "resumed" };
         let _: Value = self.eval(&scripts().pause, &[what.to_string()]).await?;
         Ok(())
     }
 
-    pub async fn is_paused(&self) -> EngineResult<bool> {
+    async fn is_paused(&self) -> EngineResult<bool> {
         self.query(
             redis::cmd("HEXISTS")
                 .arg(self.keys.key("meta"))
@@ -276,13 +280,13 @@ impl RedisQueue {
         .await
     }
 
-    pub async fn drain(&self, delayed: bool) -> EngineResult<()> {
+    async fn drain(&self, delayed: bool) -> EngineResult<()> {
         let flag = if delayed { "1" } else { "0" };
         let _: Value = self.eval(&scripts().drain, &self.base_and(&[flag])).await?;
         Ok(())
     }
 
-    pub async fn obliterate(&self, force: bool, batch: i64) -> EngineResult<()> {
+    async fn obliterate(&self, force: bool, batch: i64) -> EngineResult<()> {
         let args = self.base_and(&[&batch.max(1).to_string(), if force { "1" } else { "0" }]);
         loop {
             let left: i64 = self.eval(&scripts().obliterate, &args).await?;
@@ -298,42 +302,55 @@ impl RedisQueue {
         }
     }
 
-    /// 1 removed, 0 unknown job, -1 locked by a worker.
-    pub async fn remove(&self, id: &str) -> EngineResult<i64> {
-        self.eval(&scripts().remove, &self.base_and(&[id])).await
+    async fn remove(&self, id: &str) -> EngineResult<Done> {
+        // The script says 1 removed, 0 no such job, -1 locked by a worker.
+        let code: i64 = self.eval(&scripts().remove, &self.base_and(&[id])).await?;
+        Ok(match code {
+            1 => Ok(()),
+            0 => Err(Refusal::MissingJob),
+            _ => Err(Refusal::Locked),
+        })
     }
 
-    pub async fn reprocess(
-        &self,
-        id: &str,
-        state: &str,
-        lifo: bool,
-        reset_made: bool,
-        reset_started: bool,
-    ) -> EngineResult<i64> {
+    async fn reprocess(&self, r: &Reprocess<'_>) -> EngineResult<Done> {
         let flag = |b: bool| if b { "1" } else { "0" };
-        let args = self.base_and(&[id, state, flag(lifo), flag(reset_made), flag(reset_started)]);
-        self.eval(&scripts().reprocess, &args).await
+        let args = self.base_and(&[
+            r.id,
+            r.state,
+            flag(r.lifo),
+            flag(r.reset_attempts_made),
+            flag(r.reset_attempts_started),
+        ]);
+        let code = self.eval(&scripts().reprocess, &args).await?;
+        Ok(Refusal::from_code(code))
     }
 
-    pub async fn update_progress(&self, id: &str, progress: &str) -> EngineResult<i64> {
-        self.eval(&scripts().progress, &self.base_and(&[id, progress]))
-            .await
+    async fn update_progress(&self, id: &str, progress: &str) -> EngineResult<Done> {
+        let args = self.base_and(&[id, progress]);
+        let code = self.eval(&scripts().progress, &args).await?;
+        Ok(Refusal::from_code(code))
     }
 
-    pub async fn add_log(&self, id: &str, row: &str, keep: Option<i64>) -> EngineResult<i64> {
-        let keep = keep.map(|k| k.to_string()).unwrap_or_default();
-        self.eval(&scripts().log, &self.base_and(&[id, row, &keep]))
-            .await
-    }
-
-    pub async fn logs(
+    async fn add_log(
         &self,
         id: &str,
-        start: i64,
-        end: i64,
-        asc: bool,
-    ) -> EngineResult<(Vec<String>, i64)> {
+        row: &str,
+        keep: Option<i64>,
+    ) -> EngineResult<Result<i64, Refusal>> {
+        let keep = keep.map(|k| k.to_string()).unwrap_or_default();
+        let count: i64 = self
+            .eval(&scripts().log, &self.base_and(&[id, row, &keep]))
+            .await?;
+        Ok(Refusal::from_code(count).map(|_| count))
+    }
+
+    async fn logs(&self, range: &LogRange<'_>) -> EngineResult<Logs> {
+        let LogRange {
+            id,
+            start,
+            end,
+            asc,
+        } = *range;
         let key = format!("{}:logs", self.keys.job(id));
         let mut pipe = redis::pipe();
         if asc {
@@ -345,14 +362,14 @@ impl RedisQueue {
                 .arg(-(start + 1));
         }
         pipe.cmd("LLEN").arg(&key);
-        let (mut rows, count): (Vec<String>, i64) = self.pipeline(&pipe).await?;
+        let (mut logs, count): (Vec<String>, i64) = self.pipeline(&pipe).await?;
         if !asc {
-            rows.reverse();
+            logs.reverse();
         }
-        Ok((rows, count))
+        Ok(Logs { logs, count })
     }
 
-    pub async fn ping(&self) -> EngineResult<()> {
+    async fn ping(&self) -> EngineResult<()> {
         let _: String = self.query(&redis::cmd("PING")).await?;
         Ok(())
     }

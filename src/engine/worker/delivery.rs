@@ -1,12 +1,14 @@
 //! How deliveries cross to JS: many merged into one JSON string per `next`.
 
 use super::Delivery;
+use crate::engine::store::refusal_name;
 
 fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
-/// `{"jobs":[…],"done":[[id,code]…],"drained":true,"errors":[…],"lost":[…]}`;
+/// `{"jobs":[…],"done":[[id,refusal]…],"drained":true,"errors":[…],"lost":[…]}`
+/// where a refusal is `null` for a stored result, else its name;
 /// `None` when the batch says nothing.
 pub(crate) fn batch_json(batch: Vec<Delivery>) -> Option<String> {
     let (mut jobs, mut done, mut errors) = (Vec::new(), Vec::new(), Vec::new());
@@ -32,13 +34,20 @@ pub(crate) fn batch_json(batch: Vec<Delivery>) -> Option<String> {
     out.push_str("{\"jobs\":[");
     out.push_str(&jobs.join(","));
     out.push_str("],\"done\":[");
-    for (i, (id, code)) in done.iter().enumerate() {
+    for (i, (id, done)) in done.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push('[');
         push_json_str(&mut out, id);
-        out.push_str(&format!(",{code}]"));
+        match refusal_name(*done) {
+            None => out.push_str(",null]"),
+            Some(name) => {
+                out.push_str(",\"");
+                out.push_str(name);
+                out.push_str("\"]");
+            }
+        }
     }
     out.push(']');
     push_str_list(&mut out, "errors", &errors);

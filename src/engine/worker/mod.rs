@@ -1,40 +1,31 @@
-//! What every backend's Worker shares: its settings, the jobs it holds, the
+//! The one Worker of every store: its settings, the jobs it holds, the
 //! results JS hands back, how a failed attempt is decided (retry, delay,
-//! fail), and the batches of deliveries JS receives through `next`.
-//! A backend adds the loop that fetches and finishes jobs, and its timers.
+//! fail), the loop that fetches and finishes jobs through a `WorkerStore`
+//! (run.rs), its timers (timers.rs), and the batches of deliveries JS
+//! receives through `next` (delivery.rs).
 
 mod delivery;
+mod run;
+mod settings;
+#[cfg(test)]
+mod tests;
+mod timers;
+
+pub use settings::WorkerSettings;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Notify};
 
 use super::backoff::{decide, Retry};
+use super::clock::Clock;
+use super::error::EngineResult;
 use super::job::RawJob;
-use super::now_ms;
 use super::options::{parse_backoff, Backoff, KeepJobs};
-
-#[derive(Debug, Clone)]
-pub struct WorkerSettings {
-    pub name: String,
-    pub concurrency: usize,
-    pub lock_duration_ms: u64,
-    pub lock_renew_ms: u64,
-    /// How long one marker wait may block, in seconds (BullMQ's drainDelay).
-    pub drain_delay_s: f64,
-    pub limiter: Option<(i64, i64)>,
-    pub remove_on_complete: Option<KeepJobs>,
-    pub remove_on_fail: Option<KeepJobs>,
-    pub skip_lock_renewal: bool,
-    pub stalled_interval_ms: u64,
-    pub max_stalled_count: i64,
-    pub skip_stalled_check: bool,
-    /// Minutes of metrics kept per finished state (0: no metrics).
-    pub metrics_max_points: i64,
-}
+use super::store::{Done, Fetch, Finishing, Tokens, WorkerStore};
 
 /// What a processor did with one job, as JS reports it.
 pub enum Outcome {
@@ -60,6 +51,7 @@ pub struct Finish {
 }
 
 /// What becomes of a job whose result arrived, once retries are decided.
+#[derive(Clone)]
 pub enum Action {
     Completed {
         returnvalue: String,
@@ -91,8 +83,8 @@ pub enum Action {
 /// What the engine tells JS; several are merged into one batch per `next`.
 pub enum Delivery {
     Jobs(Vec<String>),
-    /// Job ids whose result was stored, with the backend's code (0: ok).
-    Done(Vec<(String, i64)>),
+    /// Job ids whose result was stored, or refused.
+    Done(Vec<(String, Done)>),
     Drained,
     Error(String),
     LocksLost(Vec<String>),
@@ -159,9 +151,11 @@ pub struct StartedJob<'a> {
     pub fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-/// The backend-neutral half of a Worker.
+/// What a Worker knows whatever its store: settings, held jobs, results
+/// not yet stored, flags, and the channel to JS.
 pub struct WorkerCore {
     pub settings: WorkerSettings,
+    pub clock: Arc<dyn Clock>,
     pub concurrency: AtomicUsize,
     pub token_base: String,
     token_seq: AtomicU64,
@@ -195,11 +189,12 @@ fn unique_token_base() -> String {
 pub struct Inbox(tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>);
 
 impl WorkerCore {
-    pub fn new(settings: WorkerSettings) -> (WorkerCore, Inbox) {
+    pub fn new(settings: WorkerSettings, clock: Arc<dyn Clock>) -> (WorkerCore, Inbox) {
         let (tx, rx) = mpsc::unbounded_channel();
         let core = WorkerCore {
             concurrency: AtomicUsize::new(settings.concurrency.max(1)),
             settings,
+            clock,
             token_base: unique_token_base(),
             token_seq: AtomicU64::new(0),
             hold_until_ms: AtomicU64::new(0),
@@ -211,6 +206,23 @@ impl WorkerCore {
             finished: Notify::new(),
         };
         (core, Inbox(tokio::sync::Mutex::new(rx)))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Results with what becomes of each (retries decided here) and what
+    /// the worker knows of the job.
+    pub fn finishing<'f>(&self, batch: &'f [Finish]) -> Vec<Finishing<'f>> {
+        batch
+            .iter()
+            .map(|finish| Finishing {
+                action: self.action_for(finish),
+                facts: self.held_facts(&finish.id),
+                finish,
+            })
+            .collect()
     }
 
     /// Reserves `count` lock tokens: `token_base:seq+1` … `token_base:seq+count`.
@@ -382,7 +394,7 @@ impl WorkerCore {
                 .into_iter()
                 .map(|f| {
                     active.remove(&f.id);
-                    (f.id, 0)
+                    (f.id, Ok(()))
                 })
                 .collect();
             let _ = self.out.send(Delivery::Done(done));
@@ -393,7 +405,7 @@ impl WorkerCore {
 
     /// Takes no job for `ms` (after a RateLimitError, or `Worker#rateLimit`).
     pub fn hold(&self, ms: u64) {
-        let until = now_ms().max(0) as u64 + ms;
+        let until = self.now().max(0) as u64 + ms;
         self.hold_until_ms.fetch_max(until, Ordering::Relaxed);
         self.wake.notify_one();
     }
@@ -456,5 +468,98 @@ impl WorkerCore {
                 return Some(json);
             }
         }
+    }
+}
+
+/// A Worker's core and its store: what the loop and the timers share.
+pub(crate) struct Loop {
+    core: WorkerCore,
+    store: Arc<dyn WorkerStore>,
+}
+
+impl std::ops::Deref for Loop {
+    type Target = WorkerCore;
+    fn deref(&self) -> &WorkerCore {
+        &self.core
+    }
+}
+
+/// A Worker on any store: JS's handle on it.
+pub struct Worker {
+    shared: Arc<Loop>,
+    inbox: Inbox,
+}
+
+impl Worker {
+    pub fn new(
+        store: Arc<dyn WorkerStore>,
+        settings: WorkerSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let (core, inbox) = WorkerCore::new(settings, clock);
+        Worker {
+            shared: Arc::new(Loop { core, store }),
+            inbox,
+        }
+    }
+
+    pub fn core(&self) -> &WorkerCore {
+        &self.shared.core
+    }
+
+    /// Starts the loop and its timers (idempotent). Must run inside the runtime.
+    pub fn start(&self) {
+        let s = &self.shared;
+        if !s.begin() {
+            return;
+        }
+        s.store.attach();
+        let shared = s.clone();
+        tokio::spawn(async move {
+            shared.clone().run().await;
+            shared.store.detach();
+            shared.ended_loop();
+        });
+        if !s.settings.skip_lock_renewal {
+            tokio::spawn(timers::renew_locks(Arc::downgrade(s)));
+        }
+        if !s.settings.skip_stalled_check {
+            tokio::spawn(timers::check_stalled(Arc::downgrade(s)));
+        }
+    }
+
+    /// Manual processing (`Worker#getNextJob`): starts one job locked with
+    /// `token`, if one is ready, and returns its record.
+    pub async fn fetch_one(&self, token: &str) -> EngineResult<Option<String>> {
+        let s = &self.shared;
+        let fetch = Fetch {
+            now: s.now(),
+            count: 1,
+            tokens: Tokens::Fixed(token),
+        };
+        let turn = s.store.turn(&s.core, &[], &fetch).await?;
+        Ok(turn.started.into_iter().next())
+    }
+
+    /// Manual processing: stores one result (`moveToCompleted`/`moveToFailed`),
+    /// deciding retries as for processed jobs.
+    pub async fn finish_one(&self, finish: Finish) -> EngineResult<Done> {
+        let s = &self.shared;
+        let batch = [finish];
+        let fetch = Fetch {
+            now: s.now(),
+            count: 0,
+            tokens: Tokens::Fixed(""),
+        };
+        let turn = s.store.turn(&s.core, &s.finishing(&batch), &fetch).await?;
+        let done = turn.done.first().copied().unwrap_or(Ok(()));
+        if done.is_ok() {
+            s.active.lock().unwrap().remove(&batch[0].id);
+        }
+        Ok(done)
+    }
+
+    pub async fn next(&self) -> Option<String> {
+        self.shared.core.next(&self.inbox).await
     }
 }

@@ -1,0 +1,68 @@
+//! The worker's timers, the same for every store: lock renewal and the
+//! stalled-job check. They hold the worker weakly and end with its loop.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use super::{Delivery, Loop};
+
+/// Runs the stalled-job check at start and every `stalled_interval_ms`; the
+/// store makes one worker per interval do it for the whole queue.
+pub(super) async fn check_stalled(worker: Weak<Loop>) {
+    loop {
+        let Some(w) = worker.upgrade() else { return };
+        if !w.is_running() {
+            return;
+        }
+        let s = &w.settings;
+        let result = w
+            .store
+            .check_stalled(s.max_stalled_count, s.stalled_interval_ms, w.now())
+            .await;
+        match result {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::info!(target: "bullrush::worker", count = ids.len(), "stalled jobs moved back to wait");
+                let _ = w.out.send(Delivery::Stalled(ids));
+                // Recovered jobs are waiting: look for them now.
+                w.wake.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = w
+                    .out
+                    .send(Delivery::Error(format!("stalled-job check failed: {e}")));
+            }
+        }
+        let period = Duration::from_millis(w.settings.stalled_interval_ms.max(1));
+        drop(w);
+        tokio::time::sleep(period).await;
+    }
+}
+
+/// Renews the locks of every active job in one call per period.
+pub(super) async fn renew_locks(worker: Weak<Loop>) {
+    loop {
+        let period = match worker.upgrade() {
+            Some(w) => Duration::from_millis(w.settings.lock_renew_ms.max(1)),
+            None => return,
+        };
+        tokio::time::sleep(period).await;
+        let Some(w) = worker.upgrade() else { return };
+        if !w.is_running() {
+            return;
+        }
+        let held = w.held_locks();
+        if held.is_empty() {
+            continue;
+        }
+        let lock_ms = w.settings.lock_duration_ms;
+        match w.store.extend_locks(&held, lock_ms, w.now()).await {
+            Ok(lost) => w.report_renewal(held, lost),
+            Err(e) => {
+                let _ = w
+                    .out
+                    .send(Delivery::Error(format!("could not renew job locks: {e}")));
+            }
+        }
+    }
+}
