@@ -7,6 +7,7 @@
 // no extra Redis connection.
 
 const { QueueEvents } = require('./queue-events');
+const { fitsOnOneLine } = require('./event-name');
 
 const FINAL = new Set(['completed', 'failed']);
 const HEADERS = {
@@ -17,6 +18,8 @@ const HEADERS = {
 };
 const encoder = new TextEncoder();
 
+// `id` and `event` are checked by the caller; JSON.stringify escapes every
+// control character, so `data` stays on its one line whatever it carries.
 function frame(id, event, data) {
   const idLine = id === undefined ? '' : `id: ${id}\n`;
   return `${idLine}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -49,6 +52,12 @@ function openFeed(queue, opts, write, end) {
   let sentProgress = false;
   const send = (id, event, args) => {
     if (closed || (jobId !== undefined && args.jobId !== jobId)) return;
+    // Entries are read as Redis holds them, written by anyone (BullMQ, a raw
+    // XADD): one whose name or id would span lines is skipped, not repaired.
+    // Stripping the breaks from "x\n\nevent: completed" still delivers a name
+    // nobody published, and a browser cannot tell it from a real one; Node
+    // listeners of the queue's events still get such entries.
+    if (!fitsOnOneLine(event) || (id !== undefined && !fitsOnOneLine(id))) return;
     if (event === 'progress') sentProgress = true;
     if (!wanted || wanted.has(event)) write(frame(id, event, args));
     if (jobId !== undefined && FINAL.has(event)) close();
