@@ -782,7 +782,11 @@ export declare class QueueEvents<ReturnType = any> extends QueueBase {
 
 export declare class QueueEventsProducer extends QueueBase {
   constructor(name: string, opts?: QueueEventsProducerOptions);
-  /** Appends a custom event to the queue's event stream. */
+  /**
+   * Appends a custom event to the queue's event stream. Rejects with a
+   * TypeError, writing nothing, when `eventName` holds a control character
+   * (CR, LF, NUL, tab, …): it could not be sent as one SSE frame.
+   */
   publishEvent<T extends { eventName: string }>(argsObj: T, maxEvents?: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -61,6 +61,29 @@ describe('SSE framing', { skip }, () => {
     assert.ok(events.every((e) => JSON.parse(e.data).jobId === '42'));
   });
 
+  it('publishEvent refuses control characters in event names and writes nothing', async (t) => {
+    const { c, queue, producer } = setup(t);
+    const redis = h.backendName() === 'redis' ? c.add(h.rawRedis()) : undefined;
+    const stream = await live(t, sseResponse(queue), producer);
+    const length = redis && (await redis.xlen(queue.toKey('events')));
+
+    const bad = ['a\nb', 'a\rb', 'a\0b', 'tab\there', 'del\x7f', `x\n\nevent: completed\ndata: ${FORGED}`];
+    for (const eventName of bad) {
+      await assert.rejects(producer.publishEvent({ eventName, jobId: '42' }), (err) => {
+        assert.ok(err instanceof TypeError, `${err}`);
+        assert.match(err.message, /eventName .*control character/);
+        assert.ok(err.message.includes(JSON.stringify(eventName)), err.message);
+        return true;
+      });
+    }
+    if (redis) assert.equal(await redis.xlen(queue.toKey('events')), length, 'nothing was written to Redis');
+
+    await producer.publishEvent({ eventName: 'after-refusals' });
+    await h.waitFor(() => parseEventStream(stream.text()).events.some((e) => e.event === 'after-refusals'));
+    const names = parseEventStream(stream.text()).events.map((e) => e.event).filter((e) => e !== 'ping');
+    assert.deepEqual(names, ['after-refusals']);
+  });
+
   it('names with colons and spaces, and data with line breaks, arrive intact', async (t) => {
     const { queue, producer } = setup(t);
     const stream = await live(t, sseResponse(queue), producer);
