@@ -904,7 +904,11 @@ export interface SseOptions {
   jobId?: string;
   /** Only these event names (e.g. ['progress', 'completed']). */
   events?: string[];
-  /** Replay from after this stream id (a reconnecting browser's Last-Event-ID). */
+  /**
+   * Replay from after this stream id (default: the request's Last-Event-ID).
+   * One that is not a stream id (`<ms>-<seq>` or `<ms>`) or lies in the
+   * future counts as none: the stream starts with new events.
+   */
   lastEventId?: string;
   /** Comment frames that keep proxies from closing an idle stream (ms, default 15000). */
   heartbeatMs?: number;

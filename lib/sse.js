@@ -8,6 +8,7 @@
 
 const { QueueEvents } = require('./queue-events');
 const { fitsOnOneLine } = require('./event-name');
+const { startAfter } = require('./last-event-id');
 
 const FINAL = new Set(['completed', 'failed']);
 const HEADERS = {
@@ -37,7 +38,7 @@ function openFeed(queue, opts, write, end) {
     connection: queue.opts.connection,
     prefix: queue.prefix,
     commandTimeout: queue.opts.commandTimeout,
-    lastEventId: opts.lastEventId || '$',
+    lastEventId: startAfter(opts.lastEventId),
     autorun: false,
   });
   let closed = false;
@@ -92,6 +93,12 @@ function openFeed(queue, opts, write, end) {
  * A `Response` streaming the events of `queue` (or of one job, with
  * `opts.jobId`). Pass `opts.request` so that a reconnecting browser's
  * Last-Event-ID is honoured and the stream ends when the client goes away.
+ *
+ * A Last-Event-ID (header or `opts.lastEventId`) that is not a Redis stream
+ * id (`<ms>-<seq>` or `<ms>`, digits, at most 41 characters) or lies in the
+ * future counts as none: the stream starts with new events. Not a 400: on
+ * any answer but 200 EventSource stops reconnecting for good, and a browser
+ * holding a garbled id would never see an event again.
  */
 function sseResponse(queue, opts = {}) {
   const request = opts.request;
@@ -128,7 +135,8 @@ function sseResponse(queue, opts = {}) {
 
 /**
  * Streams the events of `queue` (or of one job) to a Node ServerResponse;
- * returns a function that ends the stream.
+ * returns a function that ends the stream. Last-Event-ID is read from `req`
+ * and treated as by sseResponse.
  */
 function streamSse(req, res, queue, opts = {}) {
   const lastEventId = opts.lastEventId ?? req.headers['last-event-id'];
