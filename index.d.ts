@@ -919,7 +919,8 @@ export interface SseOptions {
 /**
  * A `text/event-stream` Response of the queue's events, for Next.js route
  * handlers and other Fetch-API servers. Pass `request` to honour Last-Event-ID
- * and to end the stream when the client goes away.
+ * and to end the stream when the client goes away. Read errors reach the
+ * browser as a generic comment and `queue`'s 'error' listeners in full.
  */
 export declare function sseResponse(
   queue: Queue<any, any, any>,

@@ -1,6 +1,7 @@
 'use strict';
 // Last-Event-ID as browsers (and anyone else) send it: invalid or from the
-// future, it never leaves a stream silent or shows Redis internals.
+// future, it never leaves a stream silent; and errors never show Redis
+// internals to the browser.
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
@@ -81,3 +82,25 @@ for (const [transport, open] of Object.entries(transports)) {
     });
   });
 }
+
+describe('SSE errors', { skip }, () => {
+  it('an error reaches the browser as a generic comment, the queue\'s error listeners in full', { skip: h.redisOnly('breaks the events key') }, async (t) => {
+    const { c, queue } = setup(t);
+    const redis = c.add(h.rawRedis());
+    const key = queue.toKey('events');
+    await redis.set(key, 'not a stream'); // every read of it now fails with WRONGTYPE
+    const errors = [];
+    queue.on('error', (err) => errors.push(err));
+    const stream = await transports.streamSse(t, queue, undefined);
+    await h.waitFor(() => parseEventStream(stream.text()).comments.length > 1, 5000, 'an error comment');
+    assert.ok(parseEventStream(stream.text()).comments.includes('events temporarily unavailable, retrying'), stream.text());
+    assertNoInternals(stream, queue);
+    assert.equal(errors.length, 1, 'one error for the server\'s logs');
+    assert.match(errors[0].message, /WRONGTYPE/);
+    assert.ok(errors[0].message.includes(key), errors[0].message);
+
+    await redis.del(key);
+    await addUntilSeen(queue, stream, 'after-recovery');
+    assertNoInternals(stream, queue);
+  });
+});

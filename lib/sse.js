@@ -26,6 +26,17 @@ function frame(id, event, data) {
   return `${idLine}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+// Errors already passed to a queue's 'error' listeners: the streams sharing
+// a reader all get the same error object, and one outage is one log line.
+const reported = new WeakSet();
+
+function report(queue, err) {
+  const key = Object(err);
+  if (reported.has(key)) return;
+  reported.add(key);
+  queue.emit('error', err);
+}
+
 /**
  * Feeds SSE frames of `queue`'s events to `write` until `close()` (or, with
  * a `jobId`, until that job finishes), then calls `end` once.
@@ -64,7 +75,12 @@ function openFeed(queue, opts, write, end) {
     if (jobId !== undefined && FINAL.has(event)) close();
   };
   feed.dispatch = send;
-  feed.on('error', (err) => write(`: ${String(err.message).replace(/\n/g, ' ')}\n\n`));
+  feed.on('error', (err) => {
+    // Error messages name Redis keys and quote the server: the browser only
+    // learns that the stream is still trying, the server's logs get it all.
+    write(': events temporarily unavailable, retrying\n\n');
+    report(queue, err);
+  });
   feed.run().catch(() => close());
   if (jobId !== undefined) {
     // A job that finished before the stream opened gets its outcome at once;
@@ -99,6 +115,11 @@ function openFeed(queue, opts, write, end) {
  * future counts as none: the stream starts with new events. Not a 400: on
  * any answer but 200 EventSource stops reconnecting for good, and a browser
  * holding a garbled id would never see an event again.
+ *
+ * While the events cannot be read (Redis down, …) the browser gets the
+ * comment `: events temporarily unavailable, retrying`; the error itself,
+ * which names Redis keys, goes to `queue`'s 'error' listeners (once, however
+ * many streams share the reader).
  */
 function sseResponse(queue, opts = {}) {
   const request = opts.request;
