@@ -907,7 +907,8 @@ export interface SseOptions {
   /**
    * Replay from after this stream id (default: the request's Last-Event-ID).
    * One that is not a stream id (`<ms>-<seq>` or `<ms>`) or lies in the
-   * future counts as none: the stream starts with new events.
+   * future counts as none: the stream starts with new events. One older
+   * than five minutes replays the last five minutes only.
    */
   lastEventId?: string;
   /** Comment frames that keep proxies from closing an idle stream (ms, default 15000). */

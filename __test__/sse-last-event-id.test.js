@@ -1,7 +1,7 @@
 'use strict';
-// Last-Event-ID as browsers (and anyone else) send it: invalid or from the
-// future, it never leaves a stream silent; and errors never show Redis
-// internals to the browser.
+// Last-Event-ID as browsers (and anyone else) send it: invalid, ancient or
+// from the future, it never leaves a stream silent or replays more than the
+// window; and errors never show Redis internals to the browser.
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
@@ -83,7 +83,19 @@ for (const [transport, open] of Object.entries(transports)) {
   });
 }
 
-describe('SSE errors', { skip }, () => {
+describe('SSE replay and errors', { skip }, () => {
+  it('one from long ago replays only the last five minutes', { skip: h.redisOnly('XADD with explicit ids') }, async (t) => {
+    const { c, queue } = setup(t);
+    const redis = c.add(h.rawRedis());
+    const key = queue.toKey('events');
+    const hourAgo = Date.now() - 3600e3;
+    await redis.xadd(key, `${hourAgo}-0`, 'event', 'added', 'jobId', 'x1', 'name', 'hour-ago');
+    await redis.xadd(key, `${Date.now() - 60e3}-0`, 'event', 'added', 'jobId', 'x2', 'name', 'minute-ago');
+    const stream = await transports.sseResponse(t, queue, `${hourAgo - 1}-0`);
+    await addUntilSeen(queue, stream, 'after');
+    assert.deepEqual(added(stream).filter((n) => n !== 'after'), ['minute-ago']);
+  });
+
   it('an error reaches the browser as a generic comment, the queue\'s error listeners in full', { skip: h.redisOnly('breaks the events key') }, async (t) => {
     const { c, queue } = setup(t);
     const redis = c.add(h.rawRedis());

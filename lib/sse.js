@@ -114,7 +114,9 @@ function openFeed(queue, opts, write, end) {
  * id (`<ms>-<seq>` or `<ms>`, digits, at most 41 characters) or lies in the
  * future counts as none: the stream starts with new events. Not a 400: on
  * any answer but 200 EventSource stops reconnecting for good, and a browser
- * holding a garbled id would never see an event again.
+ * holding a garbled id would never see an event again. An id older than
+ * five minutes replays only the last five minutes, so that no request can
+ * have the whole stream replayed into it at once.
  *
  * While the events cannot be read (Redis down, …) the browser gets the
  * comment `: events temporarily unavailable, retrying`; the error itself,
