@@ -782,7 +782,11 @@ export declare class QueueEvents<ReturnType = any> extends QueueBase {
 
 export declare class QueueEventsProducer extends QueueBase {
   constructor(name: string, opts?: QueueEventsProducerOptions);
-  /** Appends a custom event to the queue's event stream. */
+  /**
+   * Appends a custom event to the queue's event stream. Rejects with a
+   * TypeError, writing nothing, when `eventName` holds a control character
+   * (CR, LF, NUL, tab, …): it could not be sent as one SSE frame.
+   */
   publishEvent<T extends { eventName: string }>(argsObj: T, maxEvents?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -900,7 +904,12 @@ export interface SseOptions {
   jobId?: string;
   /** Only these event names (e.g. ['progress', 'completed']). */
   events?: string[];
-  /** Replay from after this stream id (a reconnecting browser's Last-Event-ID). */
+  /**
+   * Replay from after this stream id (default: the request's Last-Event-ID).
+   * One that is not a stream id (`<ms>-<seq>` or `<ms>`) or lies in the
+   * future counts as none: the stream starts with new events. One older
+   * than five minutes replays the last five minutes only.
+   */
   lastEventId?: string;
   /** Comment frames that keep proxies from closing an idle stream (ms, default 15000). */
   heartbeatMs?: number;
@@ -911,7 +920,8 @@ export interface SseOptions {
 /**
  * A `text/event-stream` Response of the queue's events, for Next.js route
  * handlers and other Fetch-API servers. Pass `request` to honour Last-Event-ID
- * and to end the stream when the client goes away.
+ * and to end the stream when the client goes away. Read errors reach the
+ * browser as a generic comment and `queue`'s 'error' listeners in full.
  */
 export declare function sseResponse(
   queue: Queue<any, any, any>,

@@ -4,6 +4,7 @@ const { QueueBase } = require('./queue-base');
 const { binding, call, sync } = require('./native');
 const { parseOr } = require('./json');
 const { RedisUnavailableError } = require('./errors');
+const { CONTROL_CHARS, quote } = require('./event-name');
 
 /** Turns a stream entry's fields into BullMQ's listener arguments. */
 function toArgs(fields) {
@@ -140,6 +141,15 @@ class QueueEventsProducer extends QueueBase {
   async publishEvent({ eventName, ...rest }, maxEvents = 1000) {
     if (typeof eventName !== 'string' || eventName.length === 0) {
       throw new TypeError('publishEvent needs an eventName string');
+    }
+    // Refused here, before anything reaches Redis: every SSE stream would have
+    // to skip the entry, so the publisher would never learn why browsers
+    // did not get it.
+    if (CONTROL_CHARS.test(eventName)) {
+      throw new TypeError(
+        `publishEvent eventName cannot contain control characters (CR, LF, NUL, tab, …), ` +
+          `which would break Server-Sent Events frames: got ${quote(eventName)}`,
+      );
     }
     const fields = ['event', eventName];
     for (const [key, value] of Object.entries(rest)) {
