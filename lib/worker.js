@@ -13,6 +13,8 @@ const MOVED = new Set(['DelayedError', 'WaitingError', 'WaitingChildrenError']);
 
 const BUILT_IN_BACKOFFS = new Set(['fixed', 'exponential']);
 
+const HEARTBEAT_MS = 1000;
+
 /**
  * Whether `fn` can see its third argument (the AbortSignal). Creating a
  * signal costs more than the rest of a job's bookkeeping, so processors
@@ -102,6 +104,7 @@ class Worker extends QueueBase {
       maxStalledCount: o.maxStalledCount,
       skipStalledCheck: o.skipStalledCheck,
       metrics: o.metrics,
+      eventLoopBlockLimit: o.eventLoopBlockLimit,
     };
     // JSON would turn NaN and Infinity into null, which reads as "not
     // given": as text they reach the engine's validation instead.
@@ -133,9 +136,20 @@ class Worker extends QueueBase {
     if (this.closing) throw new Error('Worker is closing.');
     this.running = true;
     await this.ensureEngine().start();
+    this.beat();
     this.loop = this.consume();
     this.emit('ready');
     await this.loop;
+  }
+
+  /**
+   * Tells the engine, once a second, that this thread runs: locks are
+   * renewed in Rust only while it does (see `eventLoopBlockLimit`).
+   */
+  beat() {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => this.engine.alive(), HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   async consume() {
@@ -147,6 +161,7 @@ class Worker extends QueueBase {
       }
     } finally {
       this.running = false;
+      clearInterval(this.heartbeat);
     }
   }
 

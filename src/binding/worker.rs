@@ -112,6 +112,13 @@ impl NativeWorker {
         outcome(self.worker.finish_one(finish).await.map_err(js_error))
     }
 
+    /// JS's heartbeat: while it beats, locks are renewed (see
+    /// `eventLoopBlockLimit`).
+    #[napi]
+    pub fn alive(&self) {
+        self.worker.core().alive();
+    }
+
     /// Takes no job for `ms` milliseconds.
     #[napi]
     pub fn hold(&self, ms: f64) {

@@ -15,7 +15,7 @@ pub use settings::WorkerSettings;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Notify};
@@ -161,6 +161,8 @@ pub struct WorkerCore {
     token_seq: AtomicU64,
     /// No job is taken before this time (ms), see `hold`.
     pub hold_until_ms: AtomicU64,
+    /// When JS last showed it runs (see `alive`), ms.
+    last_alive_ms: AtomicI64,
     pub active: Mutex<HashMap<String, ActiveJob>>,
     pub pending: Mutex<Vec<Finish>>,
     pub flags: Mutex<Flags>,
@@ -198,6 +200,7 @@ impl WorkerCore {
             token_base: unique_token_base(),
             token_seq: AtomicU64::new(0),
             hold_until_ms: AtomicU64::new(0),
+            last_alive_ms: AtomicI64::new(0),
             active: Mutex::new(HashMap::new()),
             pending: Mutex::new(Vec::new()),
             flags: Mutex::new(Flags::default()),
@@ -237,6 +240,8 @@ impl WorkerCore {
             return false;
         }
         flags.running = true;
+        drop(flags);
+        self.alive();
         true
     }
 
@@ -424,6 +429,21 @@ impl WorkerCore {
         self.flags.lock().unwrap().running
     }
 
+    /// JS's heartbeat: its thread runs. Locks are renewed only while it
+    /// beats (see `js_silent_for`).
+    pub fn alive(&self) {
+        self.last_alive_ms.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// How long JS has not beaten past the worker's bound
+    /// (`eventLoopBlockLimit`), or `None` while it is within it.
+    pub fn js_silent_for(&self) -> Option<i64> {
+        let limit = self.settings.event_loop_block_limit_ms as i64;
+        let last = self.last_alive_ms.load(Ordering::Relaxed);
+        let silent = self.now() - last;
+        (limit > 0 && last > 0 && silent > limit).then_some(silent)
+    }
+
     /// Stops fetching; resolves once every result was stored (or at once
     /// with `force`, leaving unfinished jobs to the stalled checker).
     pub async fn close(&self, force: bool) {
@@ -447,6 +467,7 @@ impl WorkerCore {
 
     /// The next batch of deliveries as JSON, or `None` once the worker ended.
     pub async fn next(&self, inbox: &Inbox) -> Option<String> {
+        self.alive();
         let mut inbox = inbox.0.lock().await;
         loop {
             let mut batch = Vec::new();

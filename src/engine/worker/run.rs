@@ -22,8 +22,14 @@ struct FetchReport {
 
 type CallResult = (Vec<Finish>, usize, EngineResult<FetchReport>);
 
+/// How long `close()` keeps trying to store results while the store is
+/// unreachable before it gives up and leaves their jobs to the stalled
+/// checker: a shutdown must end even when Redis does not come back.
+const CLOSE_GIVE_UP_MS: i64 = 5_000;
+
 #[derive(Default)]
 struct LoopState {
+    closing_since: Option<i64>,
     need_fetch: bool,
     drained_told: bool,
     wait_until_ms: i64,
@@ -104,6 +110,17 @@ impl Loop {
         }
     }
 
+    /// Ends a close that cannot store its results, saying what is left.
+    fn give_up_closing(&self) {
+        let unstored = self.pending.lock().unwrap().len();
+        let active = self.active.lock().unwrap().len();
+        let message = format!(
+            "closed while the store is unreachable: {unstored} results were not stored and {active} jobs are still active; they go back to wait when their locks expire"
+        );
+        tracing::warn!(target: "bullrush::worker", "{message}");
+        let _ = self.out.send(Delivery::Error(message));
+    }
+
     fn requeue(&self, batch: Vec<Finish>) {
         let mut pending = self.pending.lock().unwrap();
         let newer = std::mem::take(&mut *pending);
@@ -144,6 +161,13 @@ impl Loop {
             let held = self.hold_until_ms.load(Ordering::Relaxed) as i64;
             state.wait_until_ms = state.wait_until_ms.max(held);
             let now = self.now();
+            if closing {
+                let since = *state.closing_since.get_or_insert(now);
+                if state.failures > 0 && now - since > CLOSE_GIVE_UP_MS {
+                    self.give_up_closing();
+                    return;
+                }
+            }
             let rate_limited = now < state.wait_until_ms;
             if calls.len() < pacing.calls_in_flight {
                 let many = self.pending.lock().unwrap().len() >= pacing.split_from.max(2);

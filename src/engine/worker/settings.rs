@@ -11,6 +11,10 @@ use crate::engine::options::KeepJobs;
 /// says; a longer wait would only delay noticing a lost connection.
 const MAX_BLOCK_S: f64 = 10.0;
 
+/// Five minutes: long CPU-bound jobs keep their locks, a wedged thread
+/// releases its jobs within minutes.
+const DEFAULT_EVENT_LOOP_BLOCK_LIMIT_MS: u64 = 300_000;
+
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     pub name: String,
@@ -28,6 +32,12 @@ pub struct WorkerSettings {
     pub skip_stalled_check: bool,
     /// Minutes of metrics kept per finished state (0: no metrics).
     pub metrics_max_points: i64,
+    /// Locks are renewed in Rust whatever the JS thread does, so that a
+    /// CPU-bound job keeps its lock; but a thread blocked for good would
+    /// keep its jobs forever. Past this long without a heartbeat from JS,
+    /// locks are no longer renewed and the stalled checker of any worker
+    /// recovers the jobs (0: renew for as long as the process lives).
+    pub event_loop_block_limit_ms: u64,
 }
 
 impl Default for WorkerSettings {
@@ -46,6 +56,7 @@ impl Default for WorkerSettings {
             max_stalled_count: 1,
             skip_stalled_check: false,
             metrics_max_points: 0,
+            event_loop_block_limit_ms: DEFAULT_EVENT_LOOP_BLOCK_LIMIT_MS,
         }
     }
 }
@@ -131,6 +142,17 @@ impl WorkerSettings {
                 .map_or(d.stalled_interval_ms, |f| f.ceil() as u64),
             max_stalled_count: max_stalled,
             skip_stalled_check: flag(&v, "skipStalledCheck"),
+            event_loop_block_limit_ms: match v.get("eventLoopBlockLimit") {
+                None | Some(Value::Null) => d.event_loop_block_limit_ms,
+                Some(n) => match n.as_f64() {
+                    Some(f) if f.is_finite() && f >= 0.0 => f.ceil() as u64,
+                    _ => {
+                        return Err(invalid(
+                            "eventLoopBlockLimit must be a number of milliseconds, 0 or more",
+                        ))
+                    }
+                },
+            },
             metrics_max_points: v
                 .pointer("/metrics/maxDataPoints")
                 .and_then(Value::as_i64)

@@ -41,6 +41,7 @@ pub(super) async fn check_stalled(worker: Weak<Loop>) {
 
 /// Renews the locks of every active job in one call per period.
 pub(super) async fn renew_locks(worker: Weak<Loop>) {
+    let mut told_silent = false;
     loop {
         let period = match worker.upgrade() {
             Some(w) => Duration::from_millis(w.settings.lock_renew_ms.max(1)),
@@ -53,8 +54,24 @@ pub(super) async fn renew_locks(worker: Weak<Loop>) {
         }
         let held = w.held_locks();
         if held.is_empty() {
+            told_silent = false;
             continue;
         }
+        if let Some(silent) = w.js_silent_for() {
+            // Left to expire: the stalled checker of any worker recovers them.
+            if !told_silent {
+                told_silent = true;
+                let message = format!(
+                    "the JS thread has shown no sign of life for {silent} ms (eventLoopBlockLimit is {} ms): the locks of {} active jobs are no longer renewed, so that the stalled checker can recover them",
+                    w.settings.event_loop_block_limit_ms,
+                    held.len()
+                );
+                tracing::warn!(target: "bullrush::worker", "{message}");
+                let _ = w.out.send(Delivery::Error(message));
+            }
+            continue;
+        }
+        told_silent = false;
         let lock_ms = w.settings.lock_duration_ms;
         match w.store.extend_locks(&held, lock_ms, w.now()).await {
             Ok(lost) => w.report_renewal(held, lost),
