@@ -16,9 +16,9 @@ use bullrush::engine::keys::QueueKeys;
 use bullrush::engine::now_ms;
 use bullrush::engine::options::parse_job_options;
 use bullrush::engine::store::{
-    BoxFuture, Fetch, Finishing, Pacing, QueueStore, Store, Turn, WorkerStore,
+    BoxFuture, Pacing, QueueStore, Store, Turn, TurnRequest, WorkerStore,
 };
-use bullrush::engine::worker::{Finish, Outcome, Worker, WorkerCore, WorkerSettings};
+use bullrush::engine::worker::{Finish, Outcome, Worker, WorkerSettings};
 use bullrush::memory::MemoryQueue;
 
 fn queue(name: &str) -> MemoryQueue {
@@ -245,16 +245,11 @@ struct Unreachable {
 
 #[async_trait]
 impl WorkerStore for Unreachable {
-    async fn turn(
-        &self,
-        core: &WorkerCore,
-        results: &[Finishing<'_>],
-        fetch: &Fetch<'_>,
-    ) -> EngineResult<Turn> {
+    async fn turn(&self, request: TurnRequest<'_>) -> EngineResult<Turn> {
         if self.down.load(Ordering::SeqCst) {
             return Err(EngineError::Unavailable("Redis is unreachable".into()));
         }
-        self.inner.turn(core, results, fetch).await
+        self.inner.turn(request).await
     }
     fn wait_for_work(&self, timeout: Duration) -> BoxFuture<'static, EngineResult<()>> {
         self.inner.wait_for_work(timeout)

@@ -249,6 +249,14 @@ pub struct Turn {
     pub next_due_ms: i64,
 }
 
+/// One turn of a worker: results to store and jobs to start. Started jobs
+/// are recorded in `core`.
+pub struct TurnRequest<'a> {
+    pub core: &'a WorkerCore,
+    pub results: &'a [Finishing<'a>],
+    pub fetch: Fetch<'a>,
+}
+
 /// How a store likes its turns: how many may run at once, and from how
 /// many results a batch is worth splitting into two turns.
 #[derive(Clone, Copy)]
@@ -259,14 +267,9 @@ pub struct Pacing {
 
 #[async_trait]
 pub trait WorkerStore: Send + Sync {
-    /// Stores `results` and starts up to `fetch.count` jobs, as one call
-    /// where the store can. Started jobs are recorded in `core`.
-    async fn turn(
-        &self,
-        core: &WorkerCore,
-        results: &[Finishing<'_>],
-        fetch: &Fetch<'_>,
-    ) -> EngineResult<Turn>;
+    /// Stores the results and starts up to `fetch.count` jobs, as one call
+    /// where the store can.
+    async fn turn(&self, request: TurnRequest<'_>) -> EngineResult<Turn>;
     /// Resolves when a job may have become ready, or after `timeout`.
     fn wait_for_work(&self, timeout: Duration) -> BoxFuture<'static, EngineResult<()>>;
     /// Renews the `held` (id, token) locks; the ids whose lock was lost.

@@ -69,12 +69,7 @@ impl QueueStore for MemoryQueue {
 
     /// Job ids in the given states, each state ranged on its own.
     async fn ranges(&self, range: &JobRange<'_>) -> EngineResult<Vec<String>> {
-        let JobRange {
-            states,
-            start,
-            end,
-            asc,
-        } = *range;
+        let (states, start, end, asc) = (range.states, range.start, range.end, range.asc);
         let suffixes = states
             .iter()
             .map(|s| state_key(s))
@@ -262,12 +257,7 @@ impl QueueStore for MemoryQueue {
     }
 
     async fn logs(&self, range: &LogRange<'_>) -> EngineResult<Logs> {
-        let LogRange {
-            id,
-            start,
-            end,
-            asc,
-        } = *range;
+        let (id, start, end, asc) = (range.id, range.start, range.end, range.asc);
         Ok(self.with(|s| {
             let Some(job) = s.jobs.get(id) else {
                 return Logs {

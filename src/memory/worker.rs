@@ -12,10 +12,7 @@ use tokio::sync::watch;
 use super::worker_ops::{FetchArgs, Fetched};
 use super::MemoryQueue;
 use crate::engine::error::EngineResult;
-use crate::engine::store::{
-    BoxFuture, Fetch, Finishing, Pacing, Refusal, Tokens, Turn, WorkerStore,
-};
-use crate::engine::worker::WorkerCore;
+use crate::engine::store::{BoxFuture, Pacing, Refusal, Tokens, Turn, TurnRequest, WorkerStore};
 
 pub struct MemoryWorkerStore {
     queue: MemoryQueue,
@@ -40,12 +37,13 @@ impl MemoryWorkerStore {
 
 #[async_trait]
 impl WorkerStore for MemoryWorkerStore {
-    async fn turn(
-        &self,
-        core: &WorkerCore,
-        results: &[Finishing<'_>],
-        fetch: &Fetch<'_>,
-    ) -> EngineResult<Turn> {
+    async fn turn(&self, request: TurnRequest<'_>) -> EngineResult<Turn> {
+        let TurnRequest {
+            core,
+            results,
+            fetch,
+        } = request;
+        let fetch = &fetch;
         self.ready.lock().unwrap().borrow_and_update();
         let s = &core.settings;
         let (token_base, seq) = match fetch.tokens {

@@ -169,12 +169,7 @@ impl QueueStore for RedisQueue {
 
     /// Job ids in the given states, each state ranged on its own as BullMQ does.
     async fn ranges(&self, range: &JobRange<'_>) -> EngineResult<Vec<String>> {
-        let JobRange {
-            states,
-            start,
-            end,
-            asc,
-        } = *range;
+        let (states, start, end, asc) = (range.states, range.start, range.end, range.asc);
         let mut pipe = redis::pipe();
         let mut lists = Vec::new();
         for state in states {
@@ -345,12 +340,7 @@ impl QueueStore for RedisQueue {
     }
 
     async fn logs(&self, range: &LogRange<'_>) -> EngineResult<Logs> {
-        let LogRange {
-            id,
-            start,
-            end,
-            asc,
-        } = *range;
+        let (id, start, end, asc) = (range.id, range.start, range.end, range.asc);
         let key = format!("{}:logs", self.keys.job(id));
         let mut pipe = redis::pipe();
         if asc {

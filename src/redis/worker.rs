@@ -19,7 +19,7 @@ use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::job::pair_fields;
 use crate::engine::options::KeepJobs;
 use crate::engine::store::{
-    BoxFuture, Fetch, Finishing, Pacing, Refusal, Tokens, Turn, WorkerStore,
+    BoxFuture, Fetch, Finishing, Pacing, Refusal, Tokens, Turn, TurnRequest, WorkerStore,
 };
 use crate::engine::worker::{Action, StartedJob, WorkerCore};
 
@@ -183,12 +183,13 @@ fn small_int<'a>(n: i64) -> Cow<'a, str> {
 
 #[async_trait]
 impl WorkerStore for RedisWorkerStore {
-    async fn turn(
-        &self,
-        core: &WorkerCore,
-        results: &[Finishing<'_>],
-        fetch: &Fetch<'_>,
-    ) -> EngineResult<Turn> {
+    async fn turn(&self, request: TurnRequest<'_>) -> EngineResult<Turn> {
+        let TurnRequest {
+            core,
+            results,
+            fetch,
+        } = request;
+        let fetch = &fetch;
         let mut args = self.worker_args(core, fetch);
         if results.is_empty() {
             let reply: Value = self.queue.eval(&scripts().fetch, &args).await?;

@@ -7,8 +7,6 @@
 mod delivery;
 mod run;
 mod settings;
-#[cfg(test)]
-mod tests;
 mod timers;
 
 pub use settings::WorkerSettings;
@@ -25,7 +23,7 @@ use super::clock::Clock;
 use super::error::EngineResult;
 use super::job::RawJob;
 use super::options::{parse_backoff, Backoff, KeepJobs};
-use super::store::{Done, Fetch, Finishing, Tokens, WorkerStore};
+use super::store::{Done, Fetch, Finishing, Tokens, TurnRequest, WorkerStore};
 
 /// What a processor did with one job, as JS reports it.
 pub enum Outcome {
@@ -558,7 +556,12 @@ impl Worker {
             count: 1,
             tokens: Tokens::Fixed(token),
         };
-        let turn = s.store.turn(&s.core, &[], &fetch).await?;
+        let request = TurnRequest {
+            core: &s.core,
+            results: &[],
+            fetch,
+        };
+        let turn = s.store.turn(request).await?;
         Ok(turn.started.into_iter().next())
     }
 
@@ -572,7 +575,13 @@ impl Worker {
             count: 0,
             tokens: Tokens::Fixed(""),
         };
-        let turn = s.store.turn(&s.core, &s.finishing(&batch), &fetch).await?;
+        let results = s.finishing(&batch);
+        let request = TurnRequest {
+            core: &s.core,
+            results: &results,
+            fetch,
+        };
+        let turn = s.store.turn(request).await?;
         let done = turn.done.first().copied().unwrap_or(Ok(()));
         if done.is_ok() {
             s.active.lock().unwrap().remove(&batch[0].id);

@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 
 use super::{Delivery, Finish, Loop};
 use crate::engine::error::EngineResult;
-use crate::engine::store::{BoxFuture, Fetch, Tokens};
+use crate::engine::store::{BoxFuture, Fetch, Tokens, TurnRequest};
 
 /// What a turn reported beyond the jobs it delivered.
 struct FetchReport {
@@ -49,9 +49,14 @@ impl Loop {
                 first: seq,
             },
         };
+        let results = self.finishing(batch);
         let turn = self
             .store
-            .turn(&self.core, &self.finishing(batch), &request)
+            .turn(TurnRequest {
+                core: &self.core,
+                results: &results,
+                fetch: request,
+            })
             .await?;
         if !batch.is_empty() {
             // The worker is done with these jobs whatever the store said.
