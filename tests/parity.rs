@@ -1,0 +1,209 @@
+//! The parity suite: every scenario of the table runs on the Redis store
+//! (a private redis-server) and on the memory store, and both must observe
+//! the same thing; each row also checks what BullMQ would do, so that both
+//! stores being wrong the same way still fails.
+//!
+//! A new store feature joins the table as a row: a scenario that returns
+//! what it observed, and the expectations that hold on any store.
+//! `PARITY_ONLY=<row>[,<row>…]` runs only the named rows.
+
+mod common;
+#[path = "parity/manual.rs"]
+mod manual;
+#[path = "parity/processing.rs"]
+mod processing;
+#[path = "parity/queue_ops.rs"]
+mod queue_ops;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bullrush::engine::store::BoxFuture;
+use common::{Backend, Observed, Queue};
+
+struct Row {
+    name: &'static str,
+    run: fn(Queue) -> BoxFuture<'static, Observed>,
+    /// What BullMQ does, checked on each store's observations.
+    expect: fn(&Observed),
+}
+
+macro_rules! row {
+    ($name:literal, $run:path, $expect:path) => {
+        Row {
+            name: $name,
+            run: |q| Box::pin($run(q)),
+            expect: $expect,
+        }
+    };
+}
+
+const TABLE: &[Row] = &[
+    row!("add", queue_ops::add, queue_ops::expect_add),
+    row!(
+        "fetch-and-finish",
+        processing::fetch_and_finish,
+        processing::expect_fetch_and_finish
+    ),
+    row!("retries", manual::retries, manual::expect_retries),
+    row!(
+        "retries-in-loop",
+        processing::retries_in_loop,
+        processing::expect_retries_in_loop
+    ),
+    row!("delays", processing::delays, processing::expect_delays),
+    row!(
+        "priorities",
+        processing::priorities,
+        processing::expect_priorities
+    ),
+    row!("lifo", processing::lifo, processing::expect_lifo),
+    row!("limiter", processing::limiter, processing::expect_limiter),
+    row!(
+        "global-concurrency",
+        processing::global_concurrency,
+        processing::expect_global_concurrency
+    ),
+    row!("stalled", manual::stalled, manual::expect_stalled),
+    row!("clean", queue_ops::clean, queue_ops::expect_clean),
+    row!("drain", queue_ops::drain, queue_ops::expect_drain),
+    row!(
+        "obliterate",
+        queue_ops::obliterate,
+        queue_ops::expect_obliterate
+    ),
+    row!(
+        "pause-resume",
+        processing::pause_resume,
+        processing::expect_pause_resume
+    ),
+    row!(
+        "remove-on-finish",
+        processing::remove_on_finish,
+        processing::expect_remove_on_finish
+    ),
+    row!(
+        "remove-locked",
+        manual::remove_locked,
+        manual::expect_remove_locked
+    ),
+    row!("reprocess", manual::reprocess, manual::expect_reprocess),
+    row!("moves", queue_ops::moves, queue_ops::expect_moves),
+];
+
+/// Rows run this many at a time: scenarios mostly wait, but timing ones
+/// (limiter, stalled) should not compete with the whole table for 2 cores.
+const ROWS_AT_ONCE: usize = 4;
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// One row on one store: what it observed, or why it could not finish.
+async fn run_on(row: &'static Row, backend: Backend) -> Result<Observed, String> {
+    let queue = backend.open(row.name);
+    tokio::spawn((row.run)(queue))
+        .await
+        .map_err(|e| match e.try_into_panic() {
+            Ok(payload) => format!("panicked: {}", panic_text(payload)),
+            Err(e) => format!("did not finish: {e}"),
+        })
+}
+
+fn check(row: &Row, backend: Backend, observed: &Observed) -> Option<String> {
+    catch_unwind(AssertUnwindSafe(|| (row.expect)(observed)))
+        .err()
+        .map(|p| {
+            format!(
+                "{}: {} broke an expectation: {}\n{}",
+                row.name,
+                backend.name(),
+                panic_text(p),
+                observed.pretty()
+            )
+        })
+}
+
+/// Every failure of one row: a store that could not run it, the stores
+/// disagreeing, or a store breaking the row's expectations.
+fn judge(
+    row: &Row,
+    redis: Result<Observed, String>,
+    memory: Result<Observed, String>,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    match (&redis, &memory) {
+        (Ok(r), Ok(m)) if r != m => failures.push(format!(
+            "{}: the stores differ\n{}\nredis saw:\n{}\nmemory saw:\n{}",
+            row.name,
+            r.diff(m),
+            r.pretty(),
+            m.pretty()
+        )),
+        _ => {}
+    }
+    for (backend, result) in [(Backend::Redis, &redis), (Backend::Memory, &memory)] {
+        match result {
+            Ok(observed) => failures.extend(check(row, backend, observed)),
+            Err(e) => failures.push(format!("{}: on {} it {e}", row.name, backend.name())),
+        }
+    }
+    failures
+}
+
+#[test]
+fn every_scenario_observes_the_same_on_redis_and_in_memory() {
+    let names: Vec<&str> = TABLE.iter().map(|r| r.name).collect();
+    for (i, name) in names.iter().enumerate() {
+        assert!(
+            !names[..i].contains(name),
+            "row '{name}' is in the table twice"
+        );
+    }
+    let only = std::env::var("PARITY_ONLY").ok();
+    let wanted = |row: &Row| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|n| n.trim() == row.name))
+    };
+    let rows: Vec<&'static Row> = TABLE.iter().filter(|r| wanted(r)).collect();
+    assert!(
+        !rows.is_empty(),
+        "PARITY_ONLY={only:?} names no row of {names:?}"
+    );
+    // Fails here, with the reason, when redis-server cannot be started.
+    common::redis_url();
+    let started = Instant::now();
+    let failures = common::run(async move {
+        let slots = Arc::new(tokio::sync::Semaphore::new(ROWS_AT_ONCE));
+        let mut runs = tokio::task::JoinSet::new();
+        for (i, row) in rows.into_iter().enumerate() {
+            let slots = slots.clone();
+            runs.spawn(async move {
+                let _slot = slots
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore stays open");
+                let at = Instant::now();
+                let (redis, memory) =
+                    tokio::join!(run_on(row, Backend::Redis), run_on(row, Backend::Memory));
+                eprintln!("parity: {} took {:.1?}", row.name, at.elapsed());
+                (i, judge(row, redis, memory))
+            });
+        }
+        let mut judged = runs.join_all().await;
+        judged.sort_by_key(|(i, _)| *i);
+        judged.into_iter().flat_map(|(_, f)| f).collect::<Vec<_>>()
+    });
+    eprintln!("parity: the table took {:.1?}", started.elapsed());
+    assert!(
+        failures.is_empty(),
+        "{} parity failures:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
