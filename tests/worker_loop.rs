@@ -16,7 +16,7 @@ use bullrush::engine::keys::QueueKeys;
 use bullrush::engine::now_ms;
 use bullrush::engine::options::parse_job_options;
 use bullrush::engine::store::{
-    BoxFuture, Pacing, QueueStore, Store, Turn, TurnRequest, WorkerStore,
+    BoxFuture, Pacing, QueueStore, Renewal, StalledCheck, Store, Turn, TurnRequest, WorkerStore,
 };
 use bullrush::engine::worker::{Finish, Outcome, Worker, WorkerSettings};
 use bullrush::memory::MemoryQueue;
@@ -254,21 +254,11 @@ impl WorkerStore for Unreachable {
     fn wait_for_work(&self, timeout: Duration) -> BoxFuture<'static, EngineResult<()>> {
         self.inner.wait_for_work(timeout)
     }
-    async fn extend_locks(
-        &self,
-        held: &[(String, String)],
-        lock_ms: u64,
-        now: i64,
-    ) -> EngineResult<Vec<String>> {
-        self.inner.extend_locks(held, lock_ms, now).await
+    async fn extend_locks(&self, renewal: &Renewal<'_>) -> EngineResult<Vec<String>> {
+        self.inner.extend_locks(renewal).await
     }
-    async fn check_stalled(
-        &self,
-        max: i64,
-        interval_ms: u64,
-        now: i64,
-    ) -> EngineResult<Vec<String>> {
-        self.inner.check_stalled(max, interval_ms, now).await
+    async fn check_stalled(&self, check: &StalledCheck) -> EngineResult<Vec<String>> {
+        self.inner.check_stalled(check).await
     }
     fn pacing(&self) -> Pacing {
         self.inner.pacing()

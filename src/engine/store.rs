@@ -43,6 +43,9 @@ pub enum Refusal {
 /// The outcome of an operation on one job.
 pub type Done = Result<(), Refusal>;
 
+/// A log's length after a row was appended.
+pub type Logged = Result<i64, Refusal>;
+
 impl Refusal {
     pub fn name(self) -> &'static str {
         match self {
@@ -162,12 +165,7 @@ pub trait QueueStore: Send + Sync {
     async fn reprocess(&self, request: &Reprocess<'_>) -> EngineResult<Done>;
     async fn update_progress(&self, id: &str, progress: &str) -> EngineResult<Done>;
     /// Appends a row; the log's length after it.
-    async fn add_log(
-        &self,
-        id: &str,
-        row: &str,
-        keep: Option<i64>,
-    ) -> EngineResult<Result<i64, Refusal>>;
+    async fn add_log(&self, id: &str, row: &str, keep: Option<i64>) -> EngineResult<Logged>;
     async fn logs(&self, range: &LogRange<'_>) -> EngineResult<Logs>;
     async fn ping(&self) -> EngineResult<()>;
 }
@@ -257,6 +255,21 @@ pub struct TurnRequest<'a> {
     pub fetch: Fetch<'a>,
 }
 
+/// The locks a worker holds, as (job id, token), to extend by `lock_ms`.
+pub struct Renewal<'a> {
+    pub held: &'a [(String, String)],
+    pub lock_ms: u64,
+    pub now: i64,
+}
+
+/// A stalled-job check: at most one per `interval_ms` for the whole queue;
+/// a job stalled more than `max_stalled` times is failed when next taken.
+pub struct StalledCheck {
+    pub max_stalled: i64,
+    pub interval_ms: u64,
+    pub now: i64,
+}
+
 /// How a store likes its turns: how many may run at once, and from how
 /// many results a batch is worth splitting into two turns.
 #[derive(Clone, Copy)]
@@ -272,20 +285,10 @@ pub trait WorkerStore: Send + Sync {
     async fn turn(&self, request: TurnRequest<'_>) -> EngineResult<Turn>;
     /// Resolves when a job may have become ready, or after `timeout`.
     fn wait_for_work(&self, timeout: Duration) -> BoxFuture<'static, EngineResult<()>>;
-    /// Renews the `held` (id, token) locks; the ids whose lock was lost.
-    async fn extend_locks(
-        &self,
-        held: &[(String, String)],
-        lock_ms: u64,
-        now: i64,
-    ) -> EngineResult<Vec<String>>;
+    /// Renews the held locks; the ids whose lock was lost.
+    async fn extend_locks(&self, renewal: &Renewal<'_>) -> EngineResult<Vec<String>>;
     /// Returns to wait the jobs whose lock expired; their ids.
-    async fn check_stalled(
-        &self,
-        max_stalled: i64,
-        interval_ms: u64,
-        now: i64,
-    ) -> EngineResult<Vec<String>>;
+    async fn check_stalled(&self, check: &StalledCheck) -> EngineResult<Vec<String>>;
     /// The worker starts: it is listed by `AdminStore::workers` from now on.
     fn attach(&self) {}
     /// The worker ended.

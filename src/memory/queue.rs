@@ -11,7 +11,9 @@ use crate::engine::job::NewJob;
 use crate::engine::job::RawJob;
 use crate::engine::keys::state_key;
 use crate::engine::now_ms;
-use crate::engine::store::{Done, JobRange, LogRange, Logs, QueueStore, Refusal, Reprocess};
+use crate::engine::store::{
+    Done, JobRange, LogRange, Logged, Logs, QueueStore, Refusal, Reprocess,
+};
 
 fn list_range(list: &std::collections::VecDeque<String>, start: i64, end: i64) -> Vec<String> {
     match rank_window(list.len(), start, end) {
@@ -237,12 +239,7 @@ impl QueueStore for MemoryQueue {
         }))
     }
 
-    async fn add_log(
-        &self,
-        id: &str,
-        row: &str,
-        keep: Option<i64>,
-    ) -> EngineResult<Result<i64, Refusal>> {
+    async fn add_log(&self, id: &str, row: &str, keep: Option<i64>) -> EngineResult<Logged> {
         Ok(self.with(|s| {
             let Some(job) = s.jobs.get_mut(id) else {
                 return Err(Refusal::MissingJob);

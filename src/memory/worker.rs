@@ -12,7 +12,9 @@ use tokio::sync::watch;
 use super::worker_ops::{FetchArgs, Fetched};
 use super::MemoryQueue;
 use crate::engine::error::EngineResult;
-use crate::engine::store::{BoxFuture, Pacing, Refusal, Tokens, Turn, TurnRequest, WorkerStore};
+use crate::engine::store::{
+    BoxFuture, Pacing, Refusal, Renewal, StalledCheck, Tokens, Turn, TurnRequest, WorkerStore,
+};
 
 pub struct MemoryWorkerStore {
     queue: MemoryQueue,
@@ -38,12 +40,7 @@ impl MemoryWorkerStore {
 #[async_trait]
 impl WorkerStore for MemoryWorkerStore {
     async fn turn(&self, request: TurnRequest<'_>) -> EngineResult<Turn> {
-        let TurnRequest {
-            core,
-            results,
-            fetch,
-        } = request;
-        let fetch = &fetch;
+        let (core, results, fetch) = (request.core, request.results, &request.fetch);
         self.ready.lock().unwrap().borrow_and_update();
         let s = &core.settings;
         let (token_base, seq) = match fetch.tokens {
@@ -98,27 +95,23 @@ impl WorkerStore for MemoryWorkerStore {
         })
     }
 
-    async fn extend_locks(
-        &self,
-        held: &[(String, String)],
-        lock_ms: u64,
-        now: i64,
-    ) -> EngineResult<Vec<String>> {
-        let pairs: Vec<(&str, &str)> = held.iter().map(|(i, t)| (i.as_str(), t.as_str())).collect();
+    async fn extend_locks(&self, renewal: &Renewal<'_>) -> EngineResult<Vec<String>> {
+        let pairs: Vec<(&str, &str)> = renewal
+            .held
+            .iter()
+            .map(|(i, t)| (i.as_str(), t.as_str()))
+            .collect();
+        let lock_ms = renewal.lock_ms as i64;
         Ok(self
             .queue
-            .with(|q| q.extend_locks(&pairs, lock_ms as i64, now)))
+            .with(|q| q.extend_locks(&pairs, lock_ms, renewal.now)))
     }
 
-    async fn check_stalled(
-        &self,
-        max_stalled: i64,
-        interval_ms: u64,
-        now: i64,
-    ) -> EngineResult<Vec<String>> {
+    async fn check_stalled(&self, check: &StalledCheck) -> EngineResult<Vec<String>> {
+        let interval = check.interval_ms as i64;
         Ok(self
             .queue
-            .with(|q| q.check_stalled(now, max_stalled, interval_ms as i64)))
+            .with(|q| q.check_stalled(check.now, check.max_stalled, interval)))
     }
 
     fn attach(&self) {

@@ -13,7 +13,9 @@ use super::scripts::{scripts, Lua};
 use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::job::{pair_fields, NewJob, RawJob};
 use crate::engine::keys::{state_key, QueueKeys};
-use crate::engine::store::{Done, JobRange, LogRange, Logs, QueueStore, Refusal, Reprocess};
+use crate::engine::store::{
+    Done, JobRange, LogRange, Logged, Logs, QueueStore, Refusal, Reprocess,
+};
 
 /// The KEYS every queue script receives, in the order prelude.lua expects.
 const SCRIPT_KEYS: [&str; 14] = [
@@ -326,12 +328,7 @@ impl QueueStore for RedisQueue {
         Ok(Refusal::from_code(code))
     }
 
-    async fn add_log(
-        &self,
-        id: &str,
-        row: &str,
-        keep: Option<i64>,
-    ) -> EngineResult<Result<i64, Refusal>> {
+    async fn add_log(&self, id: &str, row: &str, keep: Option<i64>) -> EngineResult<Logged> {
         let keep = keep.map(|k| k.to_string()).unwrap_or_default();
         let count: i64 = self
             .eval(&scripts().log, &self.base_and(&[id, row, &keep]))

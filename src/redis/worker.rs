@@ -19,7 +19,8 @@ use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::job::pair_fields;
 use crate::engine::options::KeepJobs;
 use crate::engine::store::{
-    BoxFuture, Fetch, Finishing, Pacing, Refusal, Tokens, Turn, TurnRequest, WorkerStore,
+    BoxFuture, Fetch, Finishing, Pacing, Refusal, Renewal, StalledCheck, Tokens, Turn, TurnRequest,
+    WorkerStore,
 };
 use crate::engine::worker::{Action, StartedJob, WorkerCore};
 
@@ -184,12 +185,7 @@ fn small_int<'a>(n: i64) -> Cow<'a, str> {
 #[async_trait]
 impl WorkerStore for RedisWorkerStore {
     async fn turn(&self, request: TurnRequest<'_>) -> EngineResult<Turn> {
-        let TurnRequest {
-            core,
-            results,
-            fetch,
-        } = request;
-        let fetch = &fetch;
+        let (core, results, fetch) = (request.core, request.results, &request.fetch);
         let mut args = self.worker_args(core, fetch);
         if results.is_empty() {
             let reply: Value = self.queue.eval(&scripts().fetch, &args).await?;
@@ -235,31 +231,22 @@ impl WorkerStore for RedisWorkerStore {
         })
     }
 
-    async fn extend_locks(
-        &self,
-        held: &[(String, String)],
-        lock_ms: u64,
-        _now: i64,
-    ) -> EngineResult<Vec<String>> {
-        let mut args = vec![self.queue.keys.base.as_str().into(), lock_ms.to_string()];
-        for (id, token) in held {
+    async fn extend_locks(&self, renewal: &Renewal<'_>) -> EngineResult<Vec<String>> {
+        let base = self.queue.keys.base.clone();
+        let mut args = vec![base, renewal.lock_ms.to_string()];
+        for (id, token) in renewal.held {
             args.push(id.clone());
             args.push(token.clone());
         }
         self.queue.eval(&scripts().extend_locks, &args).await
     }
 
-    async fn check_stalled(
-        &self,
-        max_stalled: i64,
-        interval_ms: u64,
-        now: i64,
-    ) -> EngineResult<Vec<String>> {
+    async fn check_stalled(&self, check: &StalledCheck) -> EngineResult<Vec<String>> {
         let args = [
             self.queue.keys.base.clone(),
-            now.to_string(),
-            max_stalled.to_string(),
-            interval_ms.to_string(),
+            check.now.to_string(),
+            check.max_stalled.to_string(),
+            check.interval_ms.to_string(),
         ];
         self.queue.eval(&scripts().stalled, &args).await
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use bullrush::engine::now_ms;
-use bullrush::engine::store::Reprocess;
+use bullrush::engine::store::{Reprocess, StalledCheck};
 use bullrush::engine::worker::Outcome;
 
 use crate::common::{failure, fetch_one, finish_one, outcome, Observed, Queue};
@@ -124,7 +124,14 @@ pub async fn stalled(q: Queue) -> Observed {
     o.note("taken", [&taken_short["id"], &taken_long["id"]]);
     let checker = q.store.worker_store("");
     let (max_stalled, interval_ms) = (1, 250);
-    let check = || checker.check_stalled(max_stalled, interval_ms, now_ms());
+    let check = || async {
+        let request = StalledCheck {
+            max_stalled,
+            interval_ms,
+            now: now_ms(),
+        };
+        checker.check_stalled(&request).await
+    };
     // The first pass only marks the active jobs; the second, past the short
     // lock and the interval, recovers the job whose lock expired.
     o.note("first pass", check().await.expect("check_stalled"));

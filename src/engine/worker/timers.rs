@@ -5,6 +5,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use super::{Delivery, Loop};
+use crate::engine::store::{Renewal, StalledCheck};
 
 /// Runs the stalled-job check at start and every `stalled_interval_ms`; the
 /// store makes one worker per interval do it for the whole queue.
@@ -14,11 +15,12 @@ pub(super) async fn check_stalled(worker: Weak<Loop>) {
         if !w.is_running() {
             return;
         }
-        let s = &w.settings;
-        let result = w
-            .store
-            .check_stalled(s.max_stalled_count, s.stalled_interval_ms, w.now())
-            .await;
+        let check = StalledCheck {
+            max_stalled: w.settings.max_stalled_count,
+            interval_ms: w.settings.stalled_interval_ms,
+            now: w.now(),
+        };
+        let result = w.store.check_stalled(&check).await;
         match result {
             Ok(ids) if !ids.is_empty() => {
                 tracing::info!(target: "bullrush::worker", count = ids.len(), "stalled jobs moved back to wait");
@@ -72,8 +74,12 @@ pub(super) async fn renew_locks(worker: Weak<Loop>) {
             continue;
         }
         told_silent = false;
-        let lock_ms = w.settings.lock_duration_ms;
-        match w.store.extend_locks(&held, lock_ms, w.now()).await {
+        let renewal = Renewal {
+            held: &held,
+            lock_ms: w.settings.lock_duration_ms,
+            now: w.now(),
+        };
+        match w.store.extend_locks(&renewal).await {
             Ok(lost) => w.report_renewal(held, lost),
             Err(e) => {
                 let _ = w
