@@ -232,6 +232,14 @@ export interface WorkerOptions extends QueueBaseOptions, SandboxedOptions {
   lockRenewTime?: number;
   runRetryDelay?: number;
   settings?: AdvancedOptions;
+  /**
+   * bullrush only. Locks are renewed in Rust whatever the JS thread does, so
+   * a CPU-bound job keeps its lock; past this many ms without the JS thread
+   * running (a processor that blocked the event loop for good), locks are no
+   * longer renewed and the stalled checker of any worker recovers the jobs.
+   * Default 300000 (5 minutes); 0 renews for as long as the process lives.
+   */
+  eventLoopBlockLimit?: number;
 }
 
 export interface GetNextJobOptions {
