@@ -3,10 +3,10 @@
 const { QueueBase } = require('./queue-base');
 const { Job } = require('./job');
 const { check, refusalError } = require('./refusals');
-const { binding, call, sync } = require('./native');
+const { binding, call, sync, translate } = require('./native');
 const { toJson } = require('./json');
 const { sandboxedProcessor } = require('./sandbox');
-const { UnrecoverableError, RateLimitError, RedisUnavailableError } = require('./errors');
+const { UnrecoverableError, RateLimitError } = require('./errors');
 
 /** Errors by which a processor says it moved its job itself. */
 const MOVED = new Set(['DelayedError', 'WaitingError', 'WaitingChildrenError']);
@@ -167,7 +167,8 @@ class Worker extends QueueBase {
 
   handle(batch) {
     for (const [id, refusal] of batch.done) this.settled(id, refusal);
-    for (const message of batch.errors) this.emit('error', new RedisUnavailableError(message));
+    // Each error keeps the kind the engine gave it (see translate).
+    for (const tagged of batch.errors) this.emit('error', translate(new Error(tagged)));
     if (batch.lost.length) {
       this.emit('lockRenewalFailed', batch.lost);
       for (const id of batch.lost) this.emit('error', new Error(`could not renew lock for job ${id}`));

@@ -43,7 +43,7 @@ pub(crate) fn open_store(
 /// Errors cross as `[bullrush:KIND] message`; index.js turns the kind into
 /// the matching JS class (TypeError, RedisUnavailableError, …).
 pub(crate) fn js_error(err: EngineError) -> napi::Error {
-    napi::Error::from_reason(format!("[bullrush:{}] {}", err.kind(), err.message()))
+    napi::Error::from_reason(err.tagged())
 }
 
 /// The tokio runtime behind every async napi call. One worker thread by

@@ -33,6 +33,23 @@ impl EngineError {
         }
     }
 
+    /// The same error with `context: ` before its message, kind kept.
+    pub fn context(self, context: &str) -> Self {
+        let message = format!("{context}: {}", self.message());
+        match self {
+            EngineError::InvalidInput(_) => EngineError::InvalidInput(message),
+            EngineError::Unavailable(_) => EngineError::Unavailable(message),
+            EngineError::Job(_) => EngineError::Job(message),
+            EngineError::Other(_) => EngineError::Other(message),
+        }
+    }
+
+    /// `[bullrush:KIND] message`: how an error crosses to JS, which turns
+    /// the kind back into its class (lib/native.js).
+    pub fn tagged(&self) -> String {
+        format!("[bullrush:{}] {}", self.kind(), self.message())
+    }
+
     pub fn from_redis(err: redis::RedisError) -> Self {
         EngineError::Other(format!("Redis error: {err}"))
     }

@@ -8,6 +8,7 @@ fn push_json_str(out: &mut String, s: &str) {
 }
 
 /// `{"jobs":[…],"done":[[id,refusal]…],"drained":true,"errors":[…],"lost":[…]}`
+/// (errors as `EngineError::tagged` writes them)
 /// where a refusal is `null` for a stored result, else its name;
 /// `None` when the batch says nothing.
 pub(crate) fn batch_json(batch: Vec<Delivery>) -> Option<String> {
@@ -19,7 +20,7 @@ pub(crate) fn batch_json(batch: Vec<Delivery>) -> Option<String> {
             Delivery::Jobs(j) => jobs.extend(j),
             Delivery::Done(d) => done.extend(d),
             Delivery::Drained => drained = true,
-            Delivery::Error(e) => errors.push(e),
+            Delivery::Error(e) => errors.push(e.tagged()),
             Delivery::LocksLost(l) => lost.extend(l),
             Delivery::Stalled(ids) => stalled.extend(ids),
             Delivery::LocksRenewed(ids) => renewed.extend(ids),

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::backoff::{decide, Retry};
 use super::clock::Clock;
-use super::error::EngineResult;
+use super::error::{EngineError, EngineResult};
 use super::job::RawJob;
 use super::options::{parse_backoff, Backoff, KeepJobs};
 use super::store::{Done, Fetch, Finishing, Tokens, TurnRequest, WorkerStore};
@@ -84,7 +84,8 @@ pub enum Delivery {
     /// Job ids whose result was stored, or refused.
     Done(Vec<(String, Done)>),
     Drained,
-    Error(String),
+    /// An error of the loop or its timers, kind kept.
+    Error(EngineError),
     LocksLost(Vec<String>),
     /// Jobs the stalled checker moved back to wait.
     Stalled(Vec<String>),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::{Delivery, Finish, Loop};
-use crate::engine::error::EngineResult;
+use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::store::{BoxFuture, Fetch, Tokens, TurnRequest};
 
 /// What a turn reported beyond the jobs it delivered.
@@ -81,7 +81,7 @@ impl Loop {
     }
 
     /// Reports an error to JS (once per outage) and backs off before retrying.
-    async fn back_off(&self, error: String, state: &mut LoopState) {
+    async fn back_off(&self, error: EngineError, state: &mut LoopState) {
         if state.failures == 0 {
             tracing::warn!(target: "bullrush::worker", %error, "worker paused by an error");
             let _ = self.out.send(Delivery::Error(error));
@@ -123,7 +123,9 @@ impl Loop {
             "closed while the store is unreachable: {unstored} results were not stored and {active} jobs are still active; they go back to wait when their locks expire"
         );
         tracing::warn!(target: "bullrush::worker", "{message}");
-        let _ = self.out.send(Delivery::Error(message));
+        let _ = self
+            .out
+            .send(Delivery::Error(EngineError::Unavailable(message)));
     }
 
     fn requeue(&self, batch: Vec<Finish>) {
@@ -232,7 +234,7 @@ impl Loop {
                         Ok(_) => state.failures = 0,
                         Err(e) => {
                             self.requeue(batch);
-                            self.back_off(e.to_string(), &mut state).await;
+                            self.back_off(e, &mut state).await;
                         }
                     }
                 }
@@ -240,7 +242,7 @@ impl Loop {
                     wait = None;
                     state.need_fetch = true;
                     if let Err(e) = result {
-                        self.back_off(e.to_string(), &mut state).await;
+                        self.back_off(e, &mut state).await;
                     }
                 }
             }

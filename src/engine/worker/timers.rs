@@ -5,6 +5,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use super::{Delivery, Loop};
+use crate::engine::error::EngineError;
 use crate::engine::store::{Renewal, StalledCheck};
 
 /// Runs the stalled-job check at start and every `stalled_interval_ms`; the
@@ -32,7 +33,7 @@ pub(super) async fn check_stalled(worker: Weak<Loop>) {
             Err(e) => {
                 let _ = w
                     .out
-                    .send(Delivery::Error(format!("stalled-job check failed: {e}")));
+                    .send(Delivery::Error(e.context("stalled-job check failed")));
             }
         }
         let period = Duration::from_millis(w.settings.stalled_interval_ms.max(1));
@@ -69,7 +70,7 @@ pub(super) async fn renew_locks(worker: Weak<Loop>) {
                     held.len()
                 );
                 tracing::warn!(target: "bullrush::worker", "{message}");
-                let _ = w.out.send(Delivery::Error(message));
+                let _ = w.out.send(Delivery::Error(EngineError::Other(message)));
             }
             continue;
         }
@@ -84,7 +85,7 @@ pub(super) async fn renew_locks(worker: Weak<Loop>) {
             Err(e) => {
                 let _ = w
                     .out
-                    .send(Delivery::Error(format!("could not renew job locks: {e}")));
+                    .send(Delivery::Error(e.context("could not renew job locks")));
             }
         }
     }
