@@ -131,15 +131,12 @@ class Job {
     this.requireManualOwner('moveToCompleted');
     await this.queue.completeManually(this, returnValue, token);
     this.returnvalue = returnValue;
-    this.finishedOn = Date.now();
-    this.attemptsMade += 1;
   }
 
   /** Manual processing: fails (or, with attempts left, retries) a job. */
   async moveToFailed(err, token) {
     this.requireManualOwner('moveToFailed');
     await this.queue.failManually(this, err, token);
-    this.attemptsMade += 1;
   }
 
   requireManualOwner(method) {

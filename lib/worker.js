@@ -16,6 +16,17 @@ const BUILT_IN_BACKOFFS = new Set(['fixed', 'exponential']);
 const HEARTBEAT_MS = 1000;
 
 /**
+ * Sets what BullMQ sets on a job whose result was stored: one more attempt
+ * made, `finishedOn` once it completed or failed for good, and `delay` to
+ * the backoff actually used when a retry was delayed.
+ */
+function applyOutcome(job, [, , action, at, delay]) {
+  job.attemptsMade += 1;
+  if (action === 'completed' || action === 'failed') job.finishedOn = at;
+  if (action === 'delay') job.delay = delay;
+}
+
+/**
  * Whether `fn` can see its third argument (the AbortSignal). Creating a
  * signal costs more than the rest of a job's bookkeeping, so processors
  * that declare fewer parameters get none. Anything unclear counts as yes.
@@ -166,7 +177,7 @@ class Worker extends QueueBase {
   }
 
   handle(batch) {
-    for (const [id, refusal] of batch.done) this.settled(id, refusal);
+    for (const settled of batch.done) this.settled(settled);
     // Each error keeps the kind the engine gave it (see translate).
     for (const tagged of batch.errors) this.emit('error', translate(new Error(tagged)));
     if (batch.lost.length) {
@@ -184,8 +195,12 @@ class Worker extends QueueBase {
     if (batch.drained) this.emit('drained');
   }
 
-  /** The engine reported that a job's result was stored (refusal null) or refused. */
-  settled(id, refusal) {
+  /**
+   * The engine stored a job's result (refusal null) or refused it; it says
+   * what became of the job (see `Settled` in src/engine/worker/mod.rs).
+   */
+  settled(outcome) {
+    const [id, refusal] = outcome;
     const entry = this.active.get(id);
     if (!entry) return;
     this.active.delete(id);
@@ -196,11 +211,10 @@ class Worker extends QueueBase {
       this.emit('error', refusalError(refusal, id, 'moveToFinished', 'active'));
       return;
     }
-    job.attemptsMade += 1;
+    applyOutcome(job, outcome);
     if ('error' in entry) {
       this.emit('failed', job, entry.error, 'active');
     } else {
-      job.finishedOn = Date.now();
       this.emit('completed', job, entry.result, 'active');
     }
   }
@@ -321,14 +335,17 @@ class Worker extends QueueBase {
 
   async completeManually(job, returnValue, token) {
     const text = toJson(returnValue, `return value of job ${job.id}`) ?? 'null';
-    const refusal = await call(this.ensureEngine().finishOne([job.id, token, 'c', text, '', '']));
-    check(refusal, job.id, 'moveToFinished', 'active');
+    const outcome = JSON.parse(await call(this.ensureEngine().finishOne([job.id, token, 'c', text, '', ''])));
+    check(outcome[1], job.id, 'moveToFinished', 'active');
+    applyOutcome(job, outcome);
   }
 
   async failManually(job, err, token) {
     const entry = await this.failureEntry(job, err);
     entry[1] = token;
-    check(await call(this.ensureEngine().finishOne(entry)), job.id, 'moveToFinished', 'active');
+    const outcome = JSON.parse(await call(this.ensureEngine().finishOne(entry)));
+    check(outcome[1], job.id, 'moveToFinished', 'active');
+    applyOutcome(job, outcome);
   }
 
   /** Delay from `settings.backoffStrategy` for custom backoff types, when the job will retry. */

@@ -1,6 +1,5 @@
 use napi_derive::napi;
 
-use super::queue::outcome;
 use super::{js_error, open_store};
 use crate::engine::clock;
 use crate::engine::error::EngineError;
@@ -100,16 +99,17 @@ impl NativeWorker {
     }
 
     /// Manual processing: finishes one job (`FINISH_STRIDE` strings as in
-    /// `finish`); null when stored, else the refusal's name.
+    /// `finish`); `[id, refusal or null, action, at, delay]` as JSON.
     #[napi]
-    pub async fn finish_one(&self, flat: Vec<String>) -> napi::Result<Option<String>> {
+    pub async fn finish_one(&self, flat: Vec<String>) -> napi::Result<String> {
         let mut batch = parse_finishes(flat)?;
         let Some(finish) = batch.pop().filter(|_| batch.is_empty()) else {
             return Err(js_error(EngineError::InvalidInput(
                 "finishOne takes exactly one job".into(),
             )));
         };
-        outcome(self.worker.finish_one(finish).await.map_err(js_error))
+        let settled = self.worker.finish_one(finish).await.map_err(js_error)?;
+        Ok(settled.to_json())
     }
 
     /// JS's heartbeat: while it beats, locks are renewed (see

@@ -1,13 +1,12 @@
 //! How deliveries cross to JS: many merged into one JSON string per `next`.
 
 use super::Delivery;
-use crate::engine::store::refusal_name;
 
 fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
-/// `{"jobs":[…],"done":[[id,refusal]…],"drained":true,"errors":[…],"lost":[…]}`
+/// `{"jobs":[…],"done":[[id,refusal,action,at,delay]…],"drained":true,"errors":[…],"lost":[…]}`
 /// (errors as `EngineError::tagged` writes them)
 /// where a refusal is `null` for a stored result, else its name;
 /// `None` when the batch says nothing.
@@ -35,20 +34,11 @@ pub(crate) fn batch_json(batch: Vec<Delivery>) -> Option<String> {
     out.push_str("{\"jobs\":[");
     out.push_str(&jobs.join(","));
     out.push_str("],\"done\":[");
-    for (i, (id, done)) in done.iter().enumerate() {
+    for (i, settled) in done.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push('[');
-        push_json_str(&mut out, id);
-        match refusal_name(*done) {
-            None => out.push_str(",null]"),
-            Some(name) => {
-                out.push_str(",\"");
-                out.push_str(name);
-                out.push_str("\"]");
-            }
-        }
+        out.push_str(&settled.to_json());
     }
     out.push(']');
     push_str_list(&mut out, "errors", &errors);

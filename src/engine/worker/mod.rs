@@ -48,6 +48,54 @@ pub struct Finish {
     pub outcome: Outcome,
 }
 
+/// What JS learns of one result: whether it was stored, what became of the
+/// job, when, and the backoff delay of a delayed retry (BullMQ sets
+/// `finishedOn` and `delay` on the job from these).
+pub struct Settled {
+    pub id: String,
+    pub done: Done,
+    /// `Action::name`, or "moved" for a job the processor moved itself.
+    pub action: &'static str,
+    pub at_ms: i64,
+    pub delay_ms: i64,
+}
+
+impl Settled {
+    fn of(result: &Finishing, done: Done, at_ms: i64) -> Settled {
+        Settled {
+            id: result.finish.id.clone(),
+            done,
+            action: result.action.name(),
+            at_ms,
+            delay_ms: match result.action {
+                Action::Delay { delay_ms, .. } => delay_ms,
+                _ => 0,
+            },
+        }
+    }
+
+    /// One settled result per stored result, in order.
+    pub fn all(results: &[Finishing], done: Vec<Done>, at_ms: i64) -> Vec<Settled> {
+        results
+            .iter()
+            .zip(done.into_iter().chain(std::iter::repeat(Ok(()))))
+            .map(|(r, d)| Settled::of(r, d, at_ms))
+            .collect()
+    }
+
+    /// `[id, refusal or null, action, at, delay]`, as JS reads it.
+    pub fn to_json(&self) -> String {
+        serde_json::json!([
+            self.id,
+            super::store::refusal_name(self.done),
+            self.action,
+            self.at_ms,
+            self.delay_ms
+        ])
+        .to_string()
+    }
+}
+
 /// What becomes of a job whose result arrived, once retries are decided.
 #[derive(Clone)]
 pub enum Action {
@@ -78,11 +126,23 @@ pub enum Action {
     Wait,
 }
 
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Completed { .. } => "completed",
+            Action::Failed { .. } => "failed",
+            Action::Retry { .. } => "retry",
+            Action::Delay { .. } => "delay",
+            Action::Wait => "wait",
+        }
+    }
+}
+
 /// What the engine tells JS; several are merged into one batch per `next`.
 pub enum Delivery {
     Jobs(Vec<String>),
-    /// Job ids whose result was stored, or refused.
-    Done(Vec<(String, Done)>),
+    /// Results stored, or refused.
+    Done(Vec<Settled>),
     Drained,
     /// An error of the loop or its timers, kind kept.
     Error(EngineError),
@@ -394,11 +454,18 @@ impl WorkerCore {
             .partition(|f| matches!(f.outcome, Outcome::Moved));
         if !moved.is_empty() {
             let mut active = self.active.lock().unwrap();
+            let now = self.now();
             let done = moved
                 .into_iter()
                 .map(|f| {
                     active.remove(&f.id);
-                    (f.id, Ok(()))
+                    Settled {
+                        id: f.id,
+                        done: Ok(()),
+                        action: "moved",
+                        at_ms: now,
+                        delay_ms: 0,
+                    }
                 })
                 .collect();
             let _ = self.out.send(Delivery::Done(done));
@@ -568,11 +635,12 @@ impl Worker {
 
     /// Manual processing: stores one result (`moveToCompleted`/`moveToFailed`),
     /// deciding retries as for processed jobs.
-    pub async fn finish_one(&self, finish: Finish) -> EngineResult<Done> {
+    pub async fn finish_one(&self, finish: Finish) -> EngineResult<Settled> {
         let s = &self.shared;
         let batch = [finish];
+        let now = s.now();
         let fetch = Fetch {
-            now: s.now(),
+            now,
             count: 0,
             tokens: Tokens::Fixed(""),
         };
@@ -583,11 +651,11 @@ impl Worker {
             fetch,
         };
         let turn = s.store.turn(request).await?;
-        let done = turn.done.first().copied().unwrap_or(Ok(()));
-        if done.is_ok() {
+        let settled = Settled::all(&results, turn.done, now).remove(0);
+        if settled.done.is_ok() {
             s.active.lock().unwrap().remove(&batch[0].id);
         }
-        Ok(done)
+        Ok(settled)
     }
 
     pub async fn next(&self) -> Option<String> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use super::{Delivery, Finish, Loop};
+use super::{Delivery, Finish, Loop, Settled};
 use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::store::{BoxFuture, Fetch, Tokens, TurnRequest};
 
@@ -41,8 +41,9 @@ impl Loop {
     /// Stores `batch`, starts up to `fetch` jobs, and tells JS about both.
     async fn turn(&self, batch: &[Finish], fetch: usize) -> EngineResult<FetchReport> {
         let seq = self.reserve_tokens(fetch);
+        let now = self.now();
         let request = Fetch {
-            now: self.now(),
+            now,
             count: fetch,
             tokens: Tokens::Sequence {
                 base: &self.token_base,
@@ -65,8 +66,8 @@ impl Loop {
                 active.remove(&f.id);
             }
             drop(active);
-            let done = batch.iter().map(|f| f.id.clone()).zip(turn.done).collect();
-            let _ = self.out.send(Delivery::Done(done));
+            let settled = Settled::all(&results, turn.done, now);
+            let _ = self.out.send(Delivery::Done(settled));
         }
         let started = turn.started.len();
         if started > 0 {
