@@ -236,9 +236,10 @@ class Job {
       ),
     );
     check(refusal, this.id, 'reprocessJob', state);
-    this.failedReason = undefined;
-    this.finishedOn = undefined;
-    this.processedOn = undefined;
+    // BullMQ sets them to null, and apps compare with null.
+    this.failedReason = null;
+    this.finishedOn = null;
+    this.processedOn = null;
     this.returnvalue = null;
     if (opts.resetAttemptsMade) this.attemptsMade = 0;
     if (opts.resetAttemptsStarted) this.attemptsStarted = 0;

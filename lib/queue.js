@@ -237,7 +237,7 @@ class Queue extends QueueBase {
       prioritized: 'prioritized', completed: 'completed', failed: 'failed' }[type];
     if (!state) throw new TypeError(`clean: unknown job state '${type}'`);
     const ids = await call(this.native.clean(state, Date.now() - Math.max(0, grace), limit));
-    this.emit('cleaned', ids, type);
+    this.emit('cleaned', ids, type === 'waiting' ? 'wait' : type);
     return ids;
   }
 

@@ -133,8 +133,9 @@ class Worker extends QueueBase {
     return this.engine;
   }
 
+  /** As BullMQ: false once the worker is paused (its loop has stopped). */
   isRunning() {
-    return this.running;
+    return this.running && !this.paused;
   }
 
   isPaused() {
@@ -256,9 +257,10 @@ class Worker extends QueueBase {
   cancelJob(jobId, reason) {
     const entry = this.active.get(String(jobId));
     if (!entry) return false;
-    // A processor that cannot see the signal got none; abort one all the same.
+    // A processor that cannot see the signal got none; abort one all the
+    // same. As in BullMQ, every call while the job runs answers true (a
+    // signal aborts once: later reasons are ignored).
     if (!entry.abort) entry.abort = new AbortController();
-    if (entry.abort.signal.aborted) return false;
     entry.abort.abort(reason === undefined ? new Error(`job ${jobId} was cancelled`) : reason);
     return true;
   }
@@ -326,8 +328,13 @@ class Worker extends QueueBase {
   async getNextJob(token, { block = true } = {}) {
     const giveUpAt = Date.now() + (block ? this.opts.drainDelay * 1000 : 0);
     for (;;) {
-      const text = await call(this.ensureEngine().fetchOne(String(token)));
-      if (text !== null) return Job.fromRecord(this, JSON.parse(text));
+      // A paused worker hands out nothing, as BullMQ's.
+      const text = this.paused ? null : await call(this.ensureEngine().fetchOne(String(token)));
+      if (text !== null) {
+        const job = Job.fromRecord(this, JSON.parse(text));
+        this.emit('active', job, 'waiting');
+        return job;
+      }
       if (Date.now() >= giveUpAt || this.closing) return undefined;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
