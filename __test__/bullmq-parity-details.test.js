@@ -6,7 +6,7 @@ const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
 
-const { Queue, Worker } = h.impl();
+const { Queue, Worker, QueueEvents } = h.impl();
 
 function setup(t) {
   const c = h.scope(t);
@@ -14,7 +14,8 @@ function setup(t) {
   const queue = c.add(new Queue(name, { connection: h.connection() }));
   const worker = (processor, opts = {}) =>
     c.add(new Worker(name, processor, { connection: h.connection(), ...opts }));
-  return { queue, worker };
+  const events = () => c.add(new QueueEvents(name, { connection: h.connection() }));
+  return { queue, worker, events };
 }
 
 describe('BullMQ details', () => {
@@ -89,5 +90,17 @@ describe('BullMQ details', () => {
     assert.equal(job.failedReason, null);
     assert.equal(job.processedOn, null);
     assert.equal(job.finishedOn, null);
+  });
+
+  it('waitUntilFinished of a job removed on completion rejects with Missing key', async (t) => {
+    const { queue, worker, events } = setup(t);
+    const qe = events();
+    await qe.waitUntilReady();
+    const w = worker(async () => 'ok');
+    const completed = h.once(w, 'completed', 5000);
+    const job = await queue.add('x', {}, { removeOnComplete: true });
+    await completed;
+    await h.waitFor(async () => !(await queue.getJob(job.id)), 3000, 'removed');
+    await assert.rejects(job.waitUntilFinished(qe, 3000), /Missing key for job/);
   });
 });

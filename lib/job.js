@@ -216,6 +216,11 @@ class Job {
     finished.catch(() => {});
     // State first: a finished job is read only once it is finished.
     const state = await this.getState();
+    if (state === 'unknown') {
+      // Gone (removed on completion, say): no event will say how it ended.
+      cleanup();
+      throw new Error(`Missing key for job ${id}. isFinished`);
+    }
     if (state === 'completed' || state === 'failed') {
       cleanup();
       const current = await Job.fromId(this.queue, id);
