@@ -187,12 +187,13 @@ impl Backend {
             Backend::Redis => {
                 let endpoint = Endpoint::get(redis_url(), Duration::from_secs(5))
                     .expect("the private Redis's URL is valid");
-                Arc::new(RedisQueue::new(endpoint, keys))
+                Arc::new(RedisQueue::new(endpoint, keys.clone()))
             }
-            Backend::Memory => Arc::new(MemoryQueue::open(keys)),
+            Backend::Memory => Arc::new(MemoryQueue::open(keys.clone())),
         };
         Queue {
             backend: self,
+            keys,
             store,
         }
     }
@@ -213,6 +214,9 @@ const END_OF_EVENTS: &str = "parity-end";
 
 pub struct Queue {
     pub backend: Backend,
+    /// Its name differs by store: compare what is derived from it only
+    /// once it is taken out.
+    pub keys: QueueKeys,
     pub store: Arc<dyn Store>,
 }
 
