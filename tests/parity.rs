@@ -8,8 +8,12 @@
 //! `PARITY_ONLY=<row>[,<row>…]` runs only the named rows.
 
 mod common;
+#[path = "parity/limits.rs"]
+mod limits;
 #[path = "parity/manual.rs"]
 mod manual;
+#[path = "parity/moves.rs"]
+mod moves;
 #[path = "parity/processing.rs"]
 mod processing;
 #[path = "parity/queue_ops.rs"]
@@ -17,7 +21,7 @@ mod queue_ops;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bullrush::engine::store::BoxFuture;
 use common::{Backend, Observed, Queue};
@@ -59,11 +63,11 @@ const TABLE: &[Row] = &[
         processing::expect_priorities
     ),
     row!("lifo", processing::lifo, processing::expect_lifo),
-    row!("limiter", processing::limiter, processing::expect_limiter),
+    row!("limiter", limits::limiter, limits::expect_limiter),
     row!(
         "global-concurrency",
-        processing::global_concurrency,
-        processing::expect_global_concurrency
+        limits::global_concurrency,
+        limits::expect_global_concurrency
     ),
     row!("stalled", manual::stalled, manual::expect_stalled),
     row!("clean", queue_ops::clean, queue_ops::expect_clean),
@@ -89,7 +93,7 @@ const TABLE: &[Row] = &[
         manual::expect_remove_locked
     ),
     row!("reprocess", manual::reprocess, manual::expect_reprocess),
-    row!("moves", queue_ops::moves, queue_ops::expect_moves),
+    row!("moves", moves::moves, moves::expect_moves),
 ];
 
 /// Rows run this many at a time: scenarios mostly wait, but timing ones
@@ -104,15 +108,18 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
-/// One row on one store: what it observed, or why it could not finish.
-async fn run_on(row: &'static Row, backend: Backend) -> Result<Observed, String> {
+/// One row on one store: what it observed, or why it could not finish,
+/// and how long it took.
+async fn run_on(row: &'static Row, backend: Backend) -> (Result<Observed, String>, Duration) {
     let queue = backend.open(row.name);
-    tokio::spawn((row.run)(queue))
+    let started = Instant::now();
+    let result = tokio::spawn((row.run)(queue))
         .await
         .map_err(|e| match e.try_into_panic() {
             Ok(payload) => format!("panicked: {}", panic_text(payload)),
             Err(e) => format!("did not finish: {e}"),
-        })
+        });
+    (result, started.elapsed())
 }
 
 fn check(row: &Row, backend: Backend, observed: &Observed) -> Option<String> {
@@ -188,10 +195,12 @@ fn every_scenario_observes_the_same_on_redis_and_in_memory() {
                     .acquire_owned()
                     .await
                     .expect("the semaphore stays open");
-                let at = Instant::now();
-                let (redis, memory) =
+                let ((redis, on_redis), (memory, in_memory)) =
                     tokio::join!(run_on(row, Backend::Redis), run_on(row, Backend::Memory));
-                eprintln!("parity: {} took {:.1?}", row.name, at.elapsed());
+                eprintln!(
+                    "parity: {} took {on_redis:.1?} on redis, {in_memory:.1?} in memory",
+                    row.name
+                );
                 (i, judge(row, redis, memory))
             });
         }
