@@ -97,10 +97,26 @@ describe('BullMQ details', () => {
     const qe = events();
     await qe.waitUntilReady();
     const w = worker(async () => 'ok');
+    // Seen by the QueueEvents too: a late event would settle the wait.
+    const seen = h.once(qe, 'completed', 5000);
     const completed = h.once(w, 'completed', 5000);
     const job = await queue.add('x', {}, { removeOnComplete: true });
     await completed;
+    await seen;
     await h.waitFor(async () => !(await queue.getJob(job.id)), 3000, 'removed');
     await assert.rejects(job.waitUntilFinished(qe, 3000), /Missing key for job/);
+  });
+
+  it('a paused queue still moves due delayed jobs to wait', async (t) => {
+    const { queue, worker, events } = setup(t);
+    const qe = events();
+    await qe.waitUntilReady();
+    worker(async () => 'ok', { drainDelay: 5 });
+    await queue.pause();
+    const job = await queue.add('x', {}, { delay: 300 });
+    const waiting = h.once(qe, 'waiting', 4000, ({ jobId }) => jobId === job.id);
+    await waiting;
+    assert.equal(await queue.getJobState(job.id), 'waiting');
+    assert.equal(await queue.getWaitingCount(), 1);
   });
 });

@@ -37,6 +37,9 @@ impl State {
         let concurrency = self.meta_int("concurrency");
         self.promote_due(w.now);
         if self.is_paused() {
+            // Delayed jobs still fall due into wait while paused, as on
+            // Redis: the worker is told when the next one is due.
+            fetched.next_due_ms = self.next_due_at().unwrap_or(0);
             return fetched;
         }
         for i in 1..=w.count as u64 {

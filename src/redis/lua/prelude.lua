@@ -226,7 +226,9 @@ local function fetchJobs(w, count, cap)
   local limitMs = w.limitMs or tonumber(meta[4])
   local concurrency = tonumber(meta[2])
   promoteDue(w.base, w.now, cap, isBlocked(meta[1], concurrency))
-  if meta[1] then return jobs, 0, 0 end
+  -- Paused, delayed jobs still fall due into wait, as BullMQ moves them:
+  -- the worker is told when the next one is due.
+  if meta[1] then return jobs, 0, nextDueAt() or 0 end
   -- Without a limiter or a global concurrency, nothing stops between jobs.
   local taken = popsMany and not limitMax and not concurrency and takeIds(count)
   for i = 1, count do
