@@ -65,6 +65,16 @@ const TABLE: &[Row] = &[
     row!("lifo", processing::lifo, processing::expect_lifo),
     row!("limiter", limits::limiter, limits::expect_limiter),
     row!(
+        "global-rate-limit",
+        limits::global_rate_limit,
+        limits::expect_global_rate_limit
+    ),
+    row!(
+        "rate-limit-key",
+        limits::rate_limit_key,
+        limits::expect_rate_limit_key
+    ),
+    row!(
         "global-concurrency",
         limits::global_concurrency,
         limits::expect_global_concurrency
@@ -94,6 +104,8 @@ const TABLE: &[Row] = &[
     ),
     row!("reprocess", manual::reprocess, manual::expect_reprocess),
     row!("moves", moves::moves, moves::expect_moves),
+    row!("locks", moves::locks, moves::expect_locks),
+    row!("bulk-moves", moves::bulk_moves, moves::expect_bulk_moves),
 ];
 
 /// Rows run this many at a time: scenarios mostly wait, but timing ones
