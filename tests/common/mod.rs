@@ -495,7 +495,8 @@ pub async fn finish_one(worker: &Worker, job: &Value, result: Outcome) -> Value 
         token: job["token"].as_str().expect("a lock token").to_string(),
         outcome: result,
     };
-    outcome(worker.finish_one(finish).await.expect("finish_one"))
+    let settled = worker.finish_one(finish).await.expect("finish_one");
+    outcome(settled.done)
 }
 
 /// Samples the queue's active count every few ms until stopped; the most seen.
