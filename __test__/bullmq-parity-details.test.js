@@ -119,4 +119,23 @@ describe('BullMQ details', () => {
     assert.equal(await queue.getJobState(job.id), 'waiting');
     assert.equal(await queue.getWaitingCount(), 1);
   });
+
+  it('a retried job goes behind delayed jobs that were already due', async (t) => {
+    const { queue, worker } = setup(t);
+    const order = [];
+    let failedOnce = false;
+    const w = worker(async (job) => {
+      order.push(job.name);
+      if (job.name === 'retried' && !failedOnce) {
+        failedOnce = true;
+        await h.delay(600);
+        throw new Error('once');
+      }
+    }, { autorun: false });
+    await queue.add('retried', {}, { attempts: 2 });
+    await queue.add('delayed', {}, { delay: 200 });
+    w.run().catch(() => {});
+    await h.waitFor(() => order.length === 3, 8000, 'three runs');
+    assert.deepEqual(order, ['retried', 'delayed', 'retried']);
+  });
 });

@@ -148,6 +148,8 @@ impl State {
         let attempts_made = job.incr("atm");
         match action {
             Action::Retry { lifo, .. } => {
+                // Delayed jobs already due go first, as BullMQ promotes them first.
+                self.promote_due(now);
                 self.enqueue(id, priority, *lifo);
                 self.emit(now, "waiting", &[("jobId", id), ("prev", "active")]);
             }

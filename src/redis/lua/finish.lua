@@ -107,10 +107,13 @@ local function finishOne(i)
     end
   end
   if action == "retry" then
+    -- Delayed jobs already due go first, as BullMQ promotes them first.
+    local blocked = isBlocked()
+    promoteDue(w.base, w.now, cap, blocked)
     local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
     enqueue(jobId, priority, ARGV[a + 8] == "1")
     emit(cap, "waiting", "jobId", jobId, "prev", "active")
-    markReady(isBlocked())
+    markReady(blocked)
     return 0
   end
   if action == "delay" then
