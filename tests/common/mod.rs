@@ -40,15 +40,16 @@ struct RedisServer {
     _lifeline: ChildStdin,
 }
 
-/// The shell between us and redis-server: it stops the server once its
-/// stdin reaches end of file. Statics are never dropped, but the kernel
-/// closes our end of the pipe when this process exits, even when it is
-/// killed, so no server outlives the tests. It also exits when the server
-/// does, which tells a failed start from a slow one.
+/// The shell between us and redis-server: it stops the server, and removes
+/// its log once the server is gone (the server reopens it for every line),
+/// when its stdin reaches end of file. Statics are never dropped,
+/// but the kernel closes our end of the pipe when this process exits, even
+/// when it is killed, so no server outlives the tests. It also exits when
+/// the server does, which tells a failed start from a slow one.
 const WATCHDOG: &str = r#"exec 3<&0 </dev/null
-server=$1; shift
-"$server" "$@" & pid=$!
-{ read -r _ <&3; kill "$pid"; } 2>/dev/null &
+log=$1; server=$2; shift 2
+"$server" --logfile "$log" "$@" & pid=$!
+{ read -r _ <&3; kill "$pid"; while kill -0 "$pid"; do sleep 0.05; done; rm -f "$log"; } 2>/dev/null &
 wait "$pid""#;
 
 fn find_redis_server() -> PathBuf {
@@ -87,13 +88,12 @@ fn start_redis(binary: &Path) -> Result<RedisServer, String> {
         .arg("-c")
         .arg(WATCHDOG)
         .arg("parity-redis")
+        .arg(&log)
         .arg(binary)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(&dir)
-        .arg("--logfile")
-        .arg(&log)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -115,9 +115,10 @@ fn start_redis(binary: &Path) -> Result<RedisServer, String> {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    // Read before the lifeline goes: closing it removes the log.
+    let tail = std::fs::read_to_string(&log).unwrap_or_default();
     drop(lifeline);
     let _ = watchdog.wait();
-    let tail = std::fs::read_to_string(&log).unwrap_or_default();
     let tail: Vec<&str> = tail.lines().rev().take(5).collect();
     Err(format!(
         "redis-server on port {port} never answered PING; its log ends with: {:?}",
