@@ -78,6 +78,11 @@ pub fn refusal_name(done: Done) -> Option<&'static str> {
     done.err().map(Refusal::name)
 }
 
+/// BullMQ's `keepLogs`: a positive count trims, anything else keeps every row.
+pub fn logs_to_keep(keep: Option<i64>) -> Option<i64> {
+    keep.filter(|k| *k > 0)
+}
+
 /// Job ids of some states, each state ranged on its own as BullMQ does.
 pub struct JobRange<'a> {
     pub states: &'a [String],
@@ -164,7 +169,8 @@ pub trait QueueStore: Send + Sync {
     async fn remove(&self, id: &str) -> EngineResult<Done>;
     async fn reprocess(&self, request: &Reprocess<'_>) -> EngineResult<Done>;
     async fn update_progress(&self, id: &str, progress: &str) -> EngineResult<Done>;
-    /// Appends a row; the log's length after it.
+    /// Appends a row, then keeps the newest `keep` rows (see `logs_to_keep`);
+    /// the log's length after it.
     async fn add_log(&self, id: &str, row: &str, keep: Option<i64>) -> EngineResult<Logged>;
     async fn logs(&self, range: &LogRange<'_>) -> EngineResult<Logs>;
     async fn ping(&self) -> EngineResult<()>;

@@ -12,7 +12,7 @@ use crate::engine::job::RawJob;
 use crate::engine::keys::state_key;
 use crate::engine::now_ms;
 use crate::engine::store::{
-    Done, JobRange, LogRange, Logged, Logs, QueueStore, Refusal, Reprocess,
+    logs_to_keep, Done, JobRange, LogRange, Logged, Logs, QueueStore, Refusal, Reprocess,
 };
 
 fn list_range(list: &std::collections::VecDeque<String>, start: i64, end: i64) -> Vec<String> {
@@ -245,7 +245,7 @@ impl QueueStore for MemoryQueue {
                 return Err(Refusal::MissingJob);
             };
             job.logs.push_back(row.to_string());
-            if let Some(keep) = keep {
+            if let Some(keep) = logs_to_keep(keep) {
                 let extra = job.logs.len().saturating_sub(keep.max(0) as usize);
                 job.logs.drain(..extra);
             }

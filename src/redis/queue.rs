@@ -14,7 +14,7 @@ use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::job::{pair_fields, NewJob, RawJob};
 use crate::engine::keys::{state_key, QueueKeys};
 use crate::engine::store::{
-    Done, JobRange, LogRange, Logged, Logs, QueueStore, Refusal, Reprocess,
+    logs_to_keep, Done, JobRange, LogRange, Logged, Logs, QueueStore, Refusal, Reprocess,
 };
 
 /// The KEYS every queue script receives, in the order prelude.lua expects.
@@ -329,7 +329,9 @@ impl QueueStore for RedisQueue {
     }
 
     async fn add_log(&self, id: &str, row: &str, keep: Option<i64>) -> EngineResult<Logged> {
-        let keep = keep.map(|k| k.to_string()).unwrap_or_default();
+        let keep = logs_to_keep(keep)
+            .map(|k| k.to_string())
+            .unwrap_or_default();
         let count: i64 = self
             .eval(&scripts().log, &self.base_and(&[id, row, &keep]))
             .await?;

@@ -140,10 +140,6 @@ async fn logs(q: &Queue, id: &str, start: i64, end: i64, asc: bool) -> Value {
     json!({"logs": logs.logs, "count": logs.count})
 }
 
-// parity gap: `add_log` with keep = 0 (a job with `keepLogs: 0`): the Redis
-// store fails (log.lua sends `LTRIM key -0 -1`, which Redis refuses) after
-// appending the row; the memory store drops every row and returns 0. BullMQ
-// treats 0 as "keep all" and returns the count. Left out until decided.
 pub async fn logs_and_progress(q: Queue) -> Observed {
     let mut o = Observed::default();
     let id = q.add("logged", json!({"keepLogs": 3})).await;
@@ -158,6 +154,11 @@ pub async fn logs_and_progress(q: Queue) -> Observed {
     o.note(
         "log count when keeping 3",
         logged(s.add_log(&id, "row 6", Some(3)).await.unwrap()),
+    );
+    // keepLogs 0 keeps every row, as in BullMQ.
+    o.note(
+        "log count when keeping 0",
+        logged(s.add_log(&id, "row 7", Some(0)).await.unwrap()),
     );
     o.note("logs", logs(&q, &id, 0, -1, true).await);
     o.note("newest log", logs(&q, &id, 0, 0, false).await);
@@ -212,18 +213,19 @@ pub async fn logs_and_progress(q: Queue) -> Observed {
 pub fn expect_logs_and_progress(o: &Observed) {
     assert_eq!(o["log counts"], json!([1, 2, 3, 4, 5]));
     assert_eq!(o["log count when keeping 3"], 3);
+    assert_eq!(o["log count when keeping 0"], 4);
     assert_eq!(
         o["logs"],
-        json!({"logs": ["row 4", "row 5", "row 6"], "count": 3})
+        json!({"logs": ["row 4", "row 5", "row 6", "row 7"], "count": 4})
     );
-    assert_eq!(o["newest log"], json!({"logs": ["row 6"], "count": 3}));
+    assert_eq!(o["newest log"], json!({"logs": ["row 7"], "count": 4}));
     assert_eq!(
         o["logs from the second"],
-        json!({"logs": ["row 5", "row 6"], "count": 3})
+        json!({"logs": ["row 5", "row 6", "row 7"], "count": 4})
     );
     assert_eq!(
         o["logs after keeping 1"],
-        json!({"logs": ["row 6"], "count": 1})
+        json!({"logs": ["row 7"], "count": 1})
     );
     assert_eq!(o["logs after clearing"], json!({"logs": [], "count": 0}));
     assert_eq!(o["log a missing job"], "missing-job");

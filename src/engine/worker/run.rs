@@ -100,15 +100,18 @@ impl Loop {
             tracing::info!(target: "bullrush::worker", "worker resumed");
         }
         state.failures = 0;
-        if report.started > 0 {
-            state.drained_told = false;
-            state.need_fetch = report.started >= asked;
-            return;
-        }
-        state.need_fetch = false;
+        // A fetch can start jobs and then hit the rate limit: the wait holds
+        // either way, or the worker would wait for a marker that the
+        // limiter's expiry never sets.
         if report.limit_wait_ms > 0 {
             state.wait_until_ms = self.now() + report.limit_wait_ms;
         }
+        if report.started > 0 {
+            state.drained_told = false;
+            state.need_fetch = report.started >= asked || report.limit_wait_ms > 0;
+            return;
+        }
+        state.need_fetch = false;
         state.next_due = (report.next_due_ms > 0).then_some(report.next_due_ms);
         if asked > 0 && report.limit_wait_ms == 0 && !state.drained_told {
             state.drained_told = true;
