@@ -6,6 +6,7 @@
 //! Blocking commands get connections of their own (`dedicated`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ use tokio::sync::Mutex as AsyncMutex;
 use crate::engine::error::EngineError;
 
 pub struct Endpoint {
+    /// Unique per endpoint, hence per set of credentials: what may share a
+    /// connection is keyed by it, never by `display`, which hides them.
+    id: u64,
     client: Client,
     display: String,
     command_timeout: Duration,
@@ -57,7 +61,9 @@ impl Endpoint {
         let client = Client::open(url).map_err(|e| {
             EngineError::InvalidInput(format!("invalid Redis connection '{}': {e}", redact(url)))
         })?;
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let endpoint = Arc::new(Endpoint {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             client,
             display: redact(url),
             command_timeout,
@@ -65,6 +71,10 @@ impl Endpoint {
         });
         map.insert(key, endpoint.clone());
         Ok(endpoint)
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     pub fn display(&self) -> &str {

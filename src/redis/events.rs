@@ -24,7 +24,10 @@ enum Message {
     Error(String),
 }
 
-type ReaderKey = (String, String, String);
+/// Endpoint id, stream key, start. The endpoint's id and not its URL: two
+/// users of one server must not share a reader, which reads with the
+/// credentials of whoever started it.
+type ReaderKey = (u64, String, String);
 
 struct Reader {
     key: ReaderKey,
@@ -55,7 +58,7 @@ impl Subscription {
     pub fn open(queue: Arc<RedisQueue>, start: &str, block_ms: u64) -> Subscription {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let key = (
-            queue.endpoint.display().to_string(),
+            queue.endpoint.id(),
             queue.keys.key("events"),
             start.to_string(),
         );
