@@ -15,6 +15,10 @@ const {
   WaitingChildrenError,
   WaitingError,
   RedisUnavailableError,
+  RedisTimeoutError,
+  RedisAuthError,
+  RedisScriptError,
+  RedisDataError,
 } = require('./lib/errors');
 const { FlowProducer, MetricsTime } = require('./lib/not-yet');
 
@@ -36,6 +40,10 @@ module.exports = {
   WaitingChildrenError,
   WaitingError,
   RedisUnavailableError,
+  RedisTimeoutError,
+  RedisAuthError,
+  RedisScriptError,
+  RedisDataError,
   FlowProducer,
   MetricsTime,
 };

@@ -9,7 +9,7 @@ const IORedis = require('ioredis');
 const h = require('./helpers');
 const { startServer } = require('./errors-server');
 
-const { Queue, QueueEvents } = require('..');
+const { Queue, QueueEvents, RedisAuthError } = require('..');
 
 async function serverWithUsers(t, c) {
   const server = await startServer(t);
@@ -47,7 +47,9 @@ describe('events reader per user', { skip: h.isBullrush() ? h.redisOnly('ACL use
     const job = await queue.add('private', { secret: 1 });
     await h.waitFor(() => aliceSeen.events.includes(job.id), 5000, "alice's event");
     await h.waitFor(() => bobSeen.errors.length > 0, 5000, "bob's permission error");
-    assert.match(bobSeen.errors[0].message, /no permissions/);
+    assert.ok(bobSeen.errors[0] instanceof RedisAuthError, `${bobSeen.errors[0].name}: ${bobSeen.errors[0].message}`);
+    assert.equal(bobSeen.errors[0].code, 'REDIS_AUTH');
+    assert.match(bobSeen.errors[0].message, /NOPERM/);
     // alice's event reached her; had bob shared her reader it would have reached him in the same batch.
     await h.delay(300);
     assert.deepEqual(bobSeen.events, []);

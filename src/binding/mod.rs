@@ -12,10 +12,10 @@ pub use worker::NativeWorker;
 
 use crate::engine::error::EngineError;
 
-/// Errors cross as `[bullrush:KIND] message`; index.js turns the kind into
-/// the matching JS class (TypeError, RedisUnavailableError, …).
+/// Errors cross as `[bullrush:KIND] message`; lib/native.js turns the kind
+/// into the matching JS class (TypeError, RedisUnavailableError, …).
 pub(crate) fn js_error(err: EngineError) -> napi::Error {
-    napi::Error::from_reason(format!("[bullrush:{}] {}", err.kind(), err.message()))
+    napi::Error::from_reason(err.to_js_message())
 }
 
 /// The tokio runtime behind every async napi call. One worker thread by

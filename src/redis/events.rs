@@ -17,10 +17,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::queue::RedisQueue;
 use super::reply;
+use crate::engine::error::EngineError;
 
 enum Message {
     /// Entries as JSON array items: `["<id>",["field","value",…]],…`.
     Entries(Arc<str>),
+    /// `[bullrush:KIND] message`, for lib/native.js's `translate`.
     Error(String),
 }
 
@@ -182,13 +184,9 @@ fn entries_json(reply: &Value) -> Option<(String, String)> {
     (!last.is_empty()).then_some((out, last))
 }
 
-async fn connect(queue: &RedisQueue) -> Result<MultiplexedConnection, String> {
+async fn connect(queue: &RedisQueue) -> Result<MultiplexedConnection, EngineError> {
     let name = format!("{}:qe", queue.keys.client_name());
-    queue
-        .endpoint
-        .dedicated(Some(&name))
-        .await
-        .map_err(|e| e.to_string())
+    queue.endpoint.dedicated(Some(&name)).await
 }
 
 /// The id of the newest entry ("0-0" for an empty stream): where "$" starts,
@@ -234,7 +232,7 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
         let c = conn.as_mut().expect("connected above");
         let step = async {
             if last.is_none() {
-                last = Some(newest_id(c, &stream).await.map_err(|e| e.to_string())?);
+                last = Some(newest_id(c, &stream).await?);
             }
             reader.positioned.send_replace(true);
             redis::cmd("XREAD")
@@ -247,7 +245,6 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
                 .arg(last.as_deref().unwrap_or("0-0"))
                 .query_async::<Value>(c)
                 .await
-                .map_err(|e| e.to_string())
         };
         let result = tokio::select! {
             result = step => result,
@@ -264,6 +261,7 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
             }
             Err(e) => {
                 conn = None;
+                let e = queue.endpoint.classify(&e);
                 if back_off(&reader, &stream, e, &mut failures, &mut stop).await {
                     return;
                 }
@@ -277,12 +275,16 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
 async fn back_off(
     reader: &Reader,
     stream: &str,
-    error: String,
+    error: EngineError,
     failures: &mut u32,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
     if *failures == 0 {
-        let message = format!("events reader for {stream}: {error}");
+        let message = format!(
+            "[bullrush:{}] events reader for {stream}: {}",
+            error.kind(),
+            error.message()
+        );
         reader.broadcast(|| Message::Error(message.clone()));
     }
     *failures += 1;
