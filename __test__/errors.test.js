@@ -166,4 +166,23 @@ describe('error kinds', { skip: h.isBullrush() ? h.redisOnly('its own redis-serv
     await assert.rejects(queue.getJobs(['waiting']), check);
     assert.equal(await queue.count(), 1, 'the connection was kept');
   });
+
+  it('TLS to a server that does not speak TLS fails fast and says so', async (t) => {
+    const server = await startServer(t);
+    const c = h.scope(t);
+    const queue = c.add(
+      new Queue(h.uniqueQueueName('tls'), { connection: `rediss://127.0.0.1:${server.port}`, commandTimeout: 5000 }),
+    );
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      await assert.rejects(queue.add('x', {}), (err) => {
+        assert.ok(err instanceof RedisUnavailableError, describeErr(err));
+        assert.equal(err.code, 'REDIS_UNAVAILABLE');
+        assert.match(err.message, /does not speak TLS/);
+        return true;
+      });
+      const took = Date.now() - t0;
+      assert.ok(took < 3000, `rejected after ${took} ms, not at the handshake`);
+    }
+  });
 });

@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, FromRedisValue, RedisError, Value};
+use redis::{AsyncConnectionConfig, Client, ConnectionAddr, FromRedisValue, RedisError, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::engine::error::EngineError;
@@ -26,6 +27,9 @@ pub struct Endpoint {
     id: u64,
     client: Client,
     display: String,
+    /// Host and port of a `rediss://` endpoint, to ask in plain text whether
+    /// the server speaks TLS at all when the handshake does not complete.
+    tls: Option<(String, u16)>,
     command_timeout: Duration,
     shared: AsyncMutex<Option<MultiplexedConnection>>,
 }
@@ -56,6 +60,8 @@ fn redact(url: &str) -> String {
 /// Why a connection could not be made. Whatever it is, nothing was sent.
 enum ConnectFailure {
     Redis(RedisError),
+    /// The server answered a plain-text PING: it does not speak TLS.
+    PlainText,
     TimedOut,
 }
 
@@ -72,11 +78,16 @@ impl Endpoint {
         let client = Client::open(url).map_err(|e| {
             EngineError::InvalidInput(format!("invalid Redis connection '{}': {e}", redact(url)))
         })?;
+        let tls = match client.get_connection_info().addr() {
+            ConnectionAddr::TcpTls { host, port, .. } => Some((host.clone(), *port)),
+            _ => None,
+        };
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let endpoint = Arc::new(Endpoint {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             client,
             display: redact(url),
+            tls,
             command_timeout,
             shared: AsyncMutex::new(None),
         });
@@ -136,10 +147,15 @@ impl Endpoint {
         config: AsyncConnectionConfig,
     ) -> Result<MultiplexedConnection, EngineError> {
         let attempt = async {
-            self.client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await
-                .map_err(ConnectFailure::Redis)
+            let attempt = self
+                .client
+                .get_multiplexed_async_connection_with_config(&config);
+            match &self.tls {
+                None => attempt.await.map_err(ConnectFailure::Redis),
+                Some((host, port)) => {
+                    detect_plain_text(attempt, host, *port, self.command_timeout).await
+                }
+            }
         };
         let failure = match tokio::time::timeout(self.command_timeout, attempt).await {
             Ok(Ok(conn)) => return Ok(conn),
@@ -157,6 +173,12 @@ impl Endpoint {
                     self.display
                 )),
             },
+            ConnectFailure::PlainText => EngineError::Unavailable(format!(
+                "Redis at {} does not speak TLS: the TLS handshake did not complete, and the \
+                 server answers plain-text commands (use redis:// for it, or enable TLS on the \
+                 server); {not_sent}",
+                self.display
+            )),
             ConnectFailure::TimedOut => EngineError::Unavailable(format!(
                 "Redis at {} is unreachable: no connection within {} ms; {not_sent}",
                 self.display,
@@ -292,6 +314,54 @@ pub fn source_in<'p>(pipe: &'p redis::Pipeline, replies: &Value) -> impl FnOnce(
         Some(cmd) => source_of(cmd),
         None => "a pipeline's reply".into(),
     }
+}
+
+/// A connection to a `rediss://` endpoint, or `PlainText` once the server
+/// shows it speaks plain RESP. A plain-text server stays silent at a TLS
+/// ClientHello until it happens to hold a newline, so the handshake would
+/// wait the whole timeout; a PING on a second socket, sent only after the
+/// handshake took a while, tells the two apart. A TLS server answers that
+/// PING with an alert or by closing, never with RESP.
+async fn detect_plain_text(
+    attempt: impl std::future::Future<Output = redis::RedisResult<MultiplexedConnection>>,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<MultiplexedConnection, ConnectFailure> {
+    let patience = (timeout / 4).min(Duration::from_secs(1));
+    tokio::pin!(attempt);
+    let probe = async {
+        tokio::time::sleep(patience).await;
+        answers_plain_text(host, port).await
+    };
+    let failed = tokio::select! {
+        result = &mut attempt => match result {
+            Ok(conn) => return Ok(conn),
+            Err(e) => e,
+        },
+        true = probe => return Err(ConnectFailure::PlainText),
+    };
+    // A handshake that failed fast (the server answered the ClientHello with
+    // an error, as it does when the hello holds a newline) is asked too.
+    if !failed.is_connection_refusal() && answers_plain_text(host, port).await {
+        return Err(ConnectFailure::PlainText);
+    }
+    Err(ConnectFailure::Redis(failed))
+}
+
+async fn answers_plain_text(host: &str, port: u16) -> bool {
+    let ask = async {
+        let mut sock = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+        sock.write_all(b"PING\r\n").await.ok()?;
+        let mut first = [0u8; 1];
+        sock.read_exact(&mut first).await.ok()?;
+        // '+PONG', or '-NOAUTH …' from a server with a password.
+        Some(first[0] == b'+' || first[0] == b'-')
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), ask).await,
+        Ok(Some(true))
+    )
 }
 
 /// The first error Redis itself replied with, as (code, detail), e.g.
