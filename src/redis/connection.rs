@@ -31,7 +31,16 @@ pub struct Endpoint {
     /// the server speaks TLS at all when the handshake does not complete.
     tls: Option<(String, u16)>,
     command_timeout: Duration,
-    shared: AsyncMutex<Option<MultiplexedConnection>>,
+    shared: AsyncMutex<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    conn: Option<MultiplexedConnection>,
+    /// Set when a connection broke, so that the next one is logged as a recovery.
+    lost: bool,
+    /// Failed attempts since the last connection that worked.
+    failures: u32,
 }
 
 fn registry() -> &'static Mutex<HashMap<String, Arc<Endpoint>>> {
@@ -89,7 +98,7 @@ impl Endpoint {
             display: redact(url),
             tls,
             command_timeout,
-            shared: AsyncMutex::new(None),
+            shared: AsyncMutex::new(Shared::default()),
         });
         map.insert(key, endpoint.clone());
         Ok(endpoint)
@@ -111,15 +120,36 @@ impl Endpoint {
     /// timeout) when there is none or the last one broke.
     pub async fn shared(&self) -> Result<MultiplexedConnection, EngineError> {
         let mut slot = self.shared.lock().await;
-        if let Some(conn) = slot.as_ref() {
+        if let Some(conn) = slot.conn.as_ref() {
             return Ok(conn.clone());
         }
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.command_timeout))
             .set_response_timeout(Some(self.command_timeout));
-        let conn = self.connect(config).await?;
-        *slot = Some(conn.clone());
-        Ok(conn)
+        match self.connect(config).await {
+            Ok(conn) => {
+                if slot.lost || slot.failures > 0 {
+                    tracing::info!(
+                        failed_attempts = slot.failures,
+                        "reconnected to {}",
+                        self.display
+                    );
+                } else {
+                    tracing::info!("connected to {}", self.display);
+                }
+                *slot = Shared {
+                    conn: Some(conn.clone()),
+                    lost: false,
+                    failures: 0,
+                };
+                Ok(conn)
+            }
+            Err(e) => {
+                slot.failures += 1;
+                tracing::warn!(attempt = slot.failures, "{}", e.message());
+                Err(e)
+            }
+        }
     }
 
     /// A connection for one blocking reader (marker wait, XREAD BLOCK): no
@@ -139,6 +169,11 @@ impl Endpoint {
                 .query_async(&mut conn)
                 .await;
         }
+        tracing::debug!(
+            name = name.unwrap_or_default(),
+            "opened a dedicated connection to {}",
+            self.display
+        );
         Ok(conn)
     }
 
@@ -190,10 +225,21 @@ impl Endpoint {
     /// Maps a command error; a broken connection is dropped so that the next
     /// call reconnects instead of failing forever.
     pub async fn fail(&self, err: RedisError) -> EngineError {
+        let error = self.classify(&err);
         if needs_new_connection(&err) {
-            self.shared.lock().await.take();
+            let mut slot = self.shared.lock().await;
+            // Logged once per connection, however many calls shared it.
+            if slot.conn.take().is_some() {
+                slot.lost = true;
+                match &error {
+                    EngineError::Auth(_) => tracing::warn!("dropped the connection: {error}"),
+                    _ => tracing::warn!("connection lost: {error}"),
+                }
+            }
+        } else if matches!(error, EngineError::Script(_) | EngineError::Auth(_)) {
+            tracing::warn!("{error}");
         }
-        self.classify(&err)
+        error
     }
 
     /// What a command error means for the caller (no side effects: the

@@ -252,6 +252,12 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
         };
         match result {
             Ok(reply) => {
+                if failures > 0 {
+                    tracing::info!(
+                        failed_attempts = failures,
+                        "events reader for {stream} resumed"
+                    );
+                }
                 failures = 0;
                 if let Some((json, id)) = entries_json(&reply) {
                     let json: Arc<str> = json.into();
@@ -280,12 +286,15 @@ async fn back_off(
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
     if *failures == 0 {
+        tracing::warn!("events reader for {stream} stopped: {error}; retrying");
         let message = format!(
             "[bullrush:{}] events reader for {stream}: {}",
             error.kind(),
             error.message()
         );
         reader.broadcast(|| Message::Error(message.clone()));
+    } else {
+        tracing::debug!(attempt = *failures, "events reader for {stream}: {error}");
     }
     *failures += 1;
     let pause = Duration::from_millis((50u64 << (*failures).min(5)).min(2000));

@@ -74,6 +74,7 @@ impl RedisQueue {
         let mut result = cmd.query_async::<Value>(&mut conn).await;
         if let Err(e) = &result {
             if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) {
+                tracing::debug!(hash = %script.hash, "NOSCRIPT: loading the script");
                 let loaded: redis::RedisResult<String> = redis::cmd("SCRIPT")
                     .arg("LOAD")
                     .arg(script.code)
