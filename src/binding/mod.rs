@@ -15,7 +15,7 @@ use crate::engine::error::EngineError;
 /// Errors cross as `[bullrush:KIND] message`; lib/native.js turns the kind
 /// into the matching JS class (TypeError, RedisUnavailableError, …).
 pub(crate) fn js_error(err: EngineError) -> napi::Error {
-    napi::Error::from_reason(err.to_js_message())
+    napi::Error::from_reason(err.tagged())
 }
 
 /// The tokio runtime behind every async napi call. One worker thread by

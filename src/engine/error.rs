@@ -60,9 +60,24 @@ impl EngineError {
         }
     }
 
-    /// The error as it crosses to JS (and to the events and worker feeds):
-    /// lib/native.js's `translate` turns it back into a class.
-    pub fn to_js_message(&self) -> String {
+    /// The same error with `context: ` before its message, kind kept.
+    pub fn context(self, context: &str) -> Self {
+        let message = format!("{context}: {}", self.message());
+        match self {
+            EngineError::InvalidInput(_) => EngineError::InvalidInput(message),
+            EngineError::Unavailable(_) => EngineError::Unavailable(message),
+            EngineError::OutcomeUnknown(_) => EngineError::OutcomeUnknown(message),
+            EngineError::Auth(_) => EngineError::Auth(message),
+            EngineError::Script(_) => EngineError::Script(message),
+            EngineError::BadData(_) => EngineError::BadData(message),
+            EngineError::Job(_) => EngineError::Job(message),
+            EngineError::Other(_) => EngineError::Other(message),
+        }
+    }
+
+    /// `[bullrush:KIND] message`: how an error crosses to JS, which turns
+    /// the kind back into its class (lib/native.js).
+    pub fn tagged(&self) -> String {
         format!("[bullrush:{}] {}", self.kind(), self.message())
     }
 
@@ -139,11 +154,11 @@ mod tests {
     }
 
     #[test]
-    fn crosses_as_kind_and_message() {
+    fn context_keeps_the_kind_and_tagged_carries_it() {
         let err = EngineError::OutcomeUnknown("no answer".into());
         assert_eq!(
-            err.to_js_message(),
-            "[bullrush:REDIS_OUTCOME_UNKNOWN] no answer"
+            err.context("add").tagged(),
+            "[bullrush:REDIS_OUTCOME_UNKNOWN] add: no answer"
         );
     }
 }

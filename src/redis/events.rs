@@ -287,11 +287,9 @@ async fn back_off(
 ) -> bool {
     if *failures == 0 {
         tracing::warn!("events reader for {stream} stopped: {error}; retrying");
-        let message = format!(
-            "[bullrush:{}] events reader for {stream}: {}",
-            error.kind(),
-            error.message()
-        );
+        let message = error
+            .context(&format!("events reader for {stream}"))
+            .tagged();
         reader.broadcast(|| Message::Error(message.clone()));
     } else {
         tracing::debug!(attempt = *failures, "events reader for {stream}: {error}");
