@@ -898,9 +898,40 @@ export declare class WaitingError extends Error {
   constructor(message?: string);
 }
 
-/** bullrush: Redis could not be reached or did not answer in time. */
+/**
+ * bullrush: Redis could not be reached, or the connection was lost (map it to
+ * HTTP 503). `code` is 'REDIS_UNAVAILABLE' when the command was not applied,
+ * 'REDIS_OUTCOME_UNKNOWN' on the RedisTimeoutError subclass.
+ */
 export declare class RedisUnavailableError extends Error {
-  readonly code: 'REDIS_UNAVAILABLE';
+  readonly code: 'REDIS_UNAVAILABLE' | 'REDIS_OUTCOME_UNKNOWN';
+  constructor(message?: string, options?: { cause?: unknown });
+}
+
+/**
+ * bullrush: the command was sent and no answer came within `commandTimeout`:
+ * it may or may not have been applied. Retry an add safely with a `jobId`.
+ */
+export declare class RedisTimeoutError extends RedisUnavailableError {
+  readonly code: 'REDIS_OUTCOME_UNKNOWN';
+  constructor(message?: string, options?: { cause?: unknown });
+}
+
+/** bullrush: wrong credentials, a password needed and none given, or NOPERM. Retrying will not help. */
+export declare class RedisAuthError extends Error {
+  readonly code: 'REDIS_AUTH';
+  constructor(message?: string, options?: { cause?: unknown });
+}
+
+/** bullrush: Redis answered a command or script with an error (WRONGTYPE, …). */
+export declare class RedisScriptError extends Error {
+  readonly code: 'REDIS_SCRIPT_ERROR';
+  constructor(message?: string, options?: { cause?: unknown });
+}
+
+/** bullrush: Redis answered with data bullrush cannot read (e.g. a job hash that is not UTF-8). */
+export declare class RedisDataError extends Error {
+  readonly code: 'REDIS_BAD_DATA';
   constructor(message?: string, options?: { cause?: unknown });
 }
 

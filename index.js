@@ -15,6 +15,10 @@ const {
   WaitingChildrenError,
   WaitingError,
   RedisUnavailableError,
+  RedisTimeoutError,
+  RedisAuthError,
+  RedisScriptError,
+  RedisDataError,
 } = require('./lib/errors');
 const { FlowProducer } = require('./lib/not-yet');
 const { MetricsTime } = require('./lib/enums');
@@ -37,6 +41,10 @@ module.exports = {
   WaitingChildrenError,
   WaitingError,
   RedisUnavailableError,
+  RedisTimeoutError,
+  RedisAuthError,
+  RedisScriptError,
+  RedisDataError,
   FlowProducer,
   MetricsTime,
 };

@@ -1,9 +1,8 @@
 'use strict';
 
 const { QueueBase } = require('./queue-base');
-const { binding, call, sync } = require('./native');
+const { binding, call, sync, translate } = require('./native');
 const { parseOr } = require('./json');
-const { RedisUnavailableError } = require('./errors');
 const { CONTROL_CHARS, quote } = require('./event-name');
 
 /** Turns a stream entry's fields into BullMQ's listener arguments. */
@@ -37,7 +36,8 @@ class Feed {
       const text = await this.events.next();
       if (text === null) return;
       const { entries, errors } = JSON.parse(text);
-      for (const message of errors) this.broadcastError(new RedisUnavailableError(message));
+      // Tagged with their kind by the reader: an outage, NOPERM, …
+      for (const message of errors) this.broadcastError(translate(new Error(message)));
       for (const [id, fields] of entries) {
         const { event, args } = toArgs(fields);
         for (const member of this.members) member.dispatch(id, event, args);

@@ -29,8 +29,9 @@ const { findOnPath, freePort, ping } = require('./local-tools');
 
 const ROOT = path.resolve(__dirname, '..');
 
-// Tests of Redis itself: interop with bullmq, outages, packaging, module shape.
-const REDIS_ONLY_FILES = /(interop[^/]*|outage|package|esm)\.test\.js$/;
+// Tests of Redis itself: interop with bullmq, outages, packaging, module shape,
+// and errors* (Redis's own failures: frozen, password-protected, ACL users).
+const REDIS_ONLY_FILES = /(interop[^/]*|outage|package|esm|errors[^/]*)\.test\.js$/;
 
 function allTestFiles() {
   const dir = path.join(ROOT, '__test__');

@@ -578,7 +578,7 @@ void new Queue('legacy', legacyOpts).add('tick', {}, { repeat: repeatOpts });
 void untyped.getJobCountByTypes('waiting', 'paused');
 
 // bullrush extensions
-import { RedisUnavailableError, health } from '..';
+import { RedisUnavailableError, RedisTimeoutError, RedisAuthError, health } from '..';
 
 const memoryQueue = new Queue<EmailData>('emails', { connection: 'memory://' });
 const urlQueue = new Queue('emails', { connection: 'redis://localhost:6379/1', commandTimeout: 2000 });
@@ -591,8 +591,14 @@ async function bullrushExtras(): Promise<void> {
   try {
     await urlQueue.add('x', {});
   } catch (err) {
-    if (err instanceof RedisUnavailableError) {
-      const code: 'REDIS_UNAVAILABLE' = err.code;
+    if (err instanceof RedisTimeoutError) {
+      const code: 'REDIS_OUTCOME_UNKNOWN' = err.code;
+      console.error(code, 'maybe written:', err.message);
+    } else if (err instanceof RedisUnavailableError) {
+      const code: 'REDIS_UNAVAILABLE' | 'REDIS_OUTCOME_UNKNOWN' = err.code;
+      console.error(code, err.message);
+    } else if (err instanceof RedisAuthError) {
+      const code: 'REDIS_AUTH' = err.code;
       console.error(code, err.message);
     }
   }

@@ -40,8 +40,8 @@ pub(crate) fn open_store(
     Ok(Arc::new(RedisQueue::new(endpoint, keys)))
 }
 
-/// Errors cross as `[bullrush:KIND] message`; index.js turns the kind into
-/// the matching JS class (TypeError, RedisUnavailableError, …).
+/// Errors cross as `[bullrush:KIND] message`; lib/native.js turns the kind
+/// into the matching JS class (TypeError, RedisUnavailableError, …).
 pub(crate) fn js_error(err: EngineError) -> napi::Error {
     napi::Error::from_reason(err.tagged())
 }
@@ -53,6 +53,7 @@ pub(crate) fn js_error(err: EngineError) -> napi::Error {
 /// cores to the JS thread and Redis. `BULLRUSH_THREADS` overrides it.
 #[napi_derive::module_init]
 fn init() {
+    install_log_subscriber();
     let threads = std::env::var("BULLRUSH_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -64,4 +65,31 @@ fn init() {
         .build()
         .expect("bullrush: cannot start its tokio runtime");
     napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+}
+
+/// Diagnostics on stderr when `BULLRUSH_LOG` asks for them (`debug`,
+/// `bullrush=debug`, `bullrush::redis=trace,info`: tracing's EnvFilter
+/// syntax). Unset, no subscriber is installed, and every `tracing` macro
+/// in the crate costs one relaxed load of the global level.
+fn install_log_subscriber() {
+    let Some(spec) = std::env::var_os("BULLRUSH_LOG") else {
+        return;
+    };
+    let spec = spec.to_string_lossy();
+    if spec.trim().is_empty() {
+        return;
+    }
+    match tracing_subscriber::EnvFilter::try_new(spec.as_ref()) {
+        Ok(filter) => {
+            // Fails only when the process already has a global subscriber
+            // (another addon's): that one then gets our events.
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+        Err(e) => eprintln!(
+            "bullrush: BULLRUSH_LOG={spec:?} is not a valid filter ({e}); logging stays off"
+        ),
+    }
 }

@@ -18,15 +18,20 @@ use tokio::sync::{mpsc, watch};
 
 use super::queue::RedisQueue;
 use super::reply;
+use crate::engine::error::EngineError;
 use crate::engine::store::EventSubscription;
 
 enum Message {
     /// Entries as JSON array items: `["<id>",["field","value",…]],…`.
     Entries(Arc<str>),
+    /// `[bullrush:KIND] message`, for lib/native.js's `translate`.
     Error(String),
 }
 
-type ReaderKey = (String, String, String);
+/// Endpoint id, stream key, start. The endpoint's id and not its URL: two
+/// users of one server must not share a reader, which reads with the
+/// credentials of whoever started it.
+type ReaderKey = (u64, String, String);
 
 struct Reader {
     key: ReaderKey,
@@ -57,7 +62,7 @@ impl Subscription {
     pub fn open(queue: Arc<RedisQueue>, start: &str, block_ms: u64) -> Subscription {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let key = (
-            queue.endpoint.display().to_string(),
+            queue.endpoint.id(),
             queue.keys.key("events"),
             start.to_string(),
         );
@@ -184,13 +189,9 @@ fn entries_json(reply: &Value) -> Option<(String, String)> {
     (!last.is_empty()).then_some((out, last))
 }
 
-async fn connect(queue: &RedisQueue) -> Result<MultiplexedConnection, String> {
+async fn connect(queue: &RedisQueue) -> Result<MultiplexedConnection, EngineError> {
     let name = format!("{}:qe", queue.keys.client_name());
-    queue
-        .endpoint
-        .dedicated(Some(&name))
-        .await
-        .map_err(|e| e.to_string())
+    queue.endpoint.dedicated(Some(&name)).await
 }
 
 /// The id of the newest entry ("0-0" for an empty stream): where "$" starts,
@@ -236,7 +237,7 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
         let c = conn.as_mut().expect("connected above");
         let step = async {
             if last.is_none() {
-                last = Some(newest_id(c, &stream).await.map_err(|e| e.to_string())?);
+                last = Some(newest_id(c, &stream).await?);
             }
             reader.positioned.send_replace(true);
             redis::cmd("XREAD")
@@ -249,7 +250,6 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
                 .arg(last.as_deref().unwrap_or("0-0"))
                 .query_async::<Value>(c)
                 .await
-                .map_err(|e| e.to_string())
         };
         let result = tokio::select! {
             result = step => result,
@@ -257,6 +257,12 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
         };
         match result {
             Ok(reply) => {
+                if failures > 0 {
+                    tracing::info!(
+                        failed_attempts = failures,
+                        "events reader for {stream} resumed"
+                    );
+                }
                 failures = 0;
                 if let Some((json, id)) = entries_json(&reply) {
                     let json: Arc<str> = json.into();
@@ -266,6 +272,7 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
             }
             Err(e) => {
                 conn = None;
+                let e = queue.endpoint.classify(&e);
                 if back_off(&reader, &stream, e, &mut failures, &mut stop).await {
                     return;
                 }
@@ -279,13 +286,18 @@ async fn read_loop(reader: Arc<Reader>, queue: Arc<RedisQueue>, block_ms: u64) {
 async fn back_off(
     reader: &Reader,
     stream: &str,
-    error: String,
+    error: EngineError,
     failures: &mut u32,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
     if *failures == 0 {
-        let message = format!("events reader for {stream}: {error}");
+        tracing::warn!("events reader for {stream} stopped: {error}; retrying");
+        let message = error
+            .context(&format!("events reader for {stream}"))
+            .tagged();
         reader.broadcast(|| Message::Error(message.clone()));
+    } else {
+        tracing::debug!(attempt = *failures, "events reader for {stream}: {error}");
     }
     *failures += 1;
     let pause = Duration::from_millis((50u64 << (*failures).min(5)).min(2000));

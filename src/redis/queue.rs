@@ -8,7 +8,7 @@ use redis::{FromRedisValue, Value};
 
 use async_trait::async_trait;
 
-use super::connection::Endpoint;
+use super::connection::{source_in, source_of, Endpoint};
 use super::scripts::{scripts, Lua};
 use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::job::{pair_fields, NewJob, RawJob};
@@ -74,9 +74,10 @@ impl RedisQueue {
             .arg(self.script_keys.len())
             .arg(&self.script_keys)
             .arg(args);
-        let mut result = cmd.query_async(&mut conn).await;
+        let mut result = cmd.query_async::<Value>(&mut conn).await;
         if let Err(e) = &result {
             if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) {
+                tracing::debug!(hash = %script.hash, "NOSCRIPT: loading the script");
                 let loaded: redis::RedisResult<String> = redis::cmd("SCRIPT")
                     .arg("LOAD")
                     .arg(script.code)
@@ -89,23 +90,28 @@ impl RedisQueue {
             }
         }
         match result {
-            Ok(v) => Ok(v),
+            Ok(v) => self.endpoint.decode(v, || source_of(&cmd)),
             Err(e) => Err(self.endpoint.fail(e).await),
         }
     }
 
+    // Replies are read as `Value` and decoded apart, so that data that does
+    // not decode is not taken for a broken connection.
     pub async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> EngineResult<T> {
         let mut conn = self.conn().await?;
-        match cmd.query_async(&mut conn).await {
-            Ok(v) => Ok(v),
+        match cmd.query_async::<Value>(&mut conn).await {
+            Ok(v) => self.endpoint.decode(v, || source_of(cmd)),
             Err(e) => Err(self.endpoint.fail(e).await),
         }
     }
 
     pub async fn pipeline<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> EngineResult<T> {
         let mut conn = self.conn().await?;
-        match pipe.query_async(&mut conn).await {
-            Ok(v) => Ok(v),
+        match pipe.query_async::<Value>(&mut conn).await {
+            Ok(v) => {
+                let source = source_in(pipe, &v);
+                self.endpoint.decode(v, source)
+            }
             Err(e) => Err(self.endpoint.fail(e).await),
         }
     }
