@@ -4,6 +4,12 @@ const { call } = require('./native');
 const { toJson } = require('./json');
 const { check } = require('./refusals');
 
+// The longest delay the engine accepts (MAX_DELAY_MS in src/engine/options.rs):
+// further out, a due time no longer fits a delayed score. Checked here too,
+// so that a refusal shows the value given rather than its 64-bit cast.
+const MAX_DELAY_MS = 1e15;
+const MAX_DELAY_TEXT = '1e15 ms (about 31,700 years)';
+
 /**
  * A job, shaped like BullMQ's. `owner` is the Queue or Worker it came from:
  * it supplies the native queue handle and receives the job's local events.
@@ -121,7 +127,13 @@ class Job {
 
   /** Moves this active job to delayed until `timestamp` (then throw DelayedError). */
   async moveToDelayed(timestamp, token) {
-    const refusal = await call(this.native.moveToDelayed(String(this.id), token ?? '0', Number(timestamp)));
+    const dueAt = Number(timestamp);
+    if (!(Number.isFinite(dueAt) && dueAt - Date.now() <= MAX_DELAY_MS)) {
+      throw new TypeError(
+        `moveToDelayed: timestamp must be a finite number of ms at most ${MAX_DELAY_TEXT} from now, got ${timestamp}`,
+      );
+    }
+    const refusal = await call(this.native.moveToDelayed(String(this.id), token ?? '0', dueAt));
     check(refusal, this.id, 'moveToDelayed', 'active');
     this.delay = Math.max(0, timestamp - Date.now());
   }
@@ -146,7 +158,9 @@ class Job {
   }
 
   async changeDelay(delay) {
-    if (!(Number.isFinite(delay) && delay >= 0)) throw new TypeError(`delay must be a number >= 0, got ${delay}`);
+    if (!(Number.isFinite(delay) && delay >= 0 && delay <= MAX_DELAY_MS)) {
+      throw new TypeError(`changeDelay: delay must be a number >= 0 and at most ${MAX_DELAY_TEXT}, got ${delay}`);
+    }
     check(await call(this.native.changeDelay(String(this.id), delay)), this.id, 'changeDelay', 'delayed');
     this.delay = delay;
   }
@@ -251,4 +265,4 @@ class Job {
   }
 }
 
-module.exports = { Job };
+module.exports = { Job, MAX_DELAY_MS };

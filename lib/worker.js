@@ -1,7 +1,7 @@
 'use strict';
 
 const { QueueBase } = require('./queue-base');
-const { Job } = require('./job');
+const { Job, MAX_DELAY_MS } = require('./job');
 const { check, refusalError } = require('./refusals');
 const { binding, call, sync, translate } = require('./native');
 const { toJson } = require('./json');
@@ -366,6 +366,9 @@ class Worker extends QueueBase {
       throw new Error(`Unknown backoff strategy ${type}. If a custom backoff strategy is used, specify it in the Worker's settings.backoffStrategy.`);
     }
     const delay = await strategy(job.attemptsMade + 1, type, err, job);
+    // Longer than the engine may delay (2 ** 63 would not even read back as
+    // an integer there): the longest delay, never a retry at once.
+    if (typeof delay === 'number' && delay > MAX_DELAY_MS) return MAX_DELAY_MS;
     return typeof delay === 'number' && Number.isFinite(delay) ? delay : 0;
   }
 

@@ -120,6 +120,7 @@ const TABLE: &[Row] = &[
     ),
     row!("metrics", inspection::metrics, inspection::expect_metrics),
     row!("workers", inspection::workers, inspection::expect_workers),
+    row!("far-future", manual::far_future, manual::expect_far_future),
 ];
 
 /// Rows run this many at a time: scenarios mostly wait, but timing ones

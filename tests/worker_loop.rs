@@ -236,6 +236,33 @@ async fn close_waits_for_results_in_flight_then_ends() {
     assert_eq!(q.state(&id).await.unwrap(), "completed");
 }
 
+/// The timers (lock renewal, stalled check) end with the loop: sleeping out
+/// their period after close, they kept every closed worker's tasks and
+/// memory for up to 30 s, hundreds of MB in a process that churns workers.
+#[tokio::test(start_paused = true)]
+async fn a_closed_worker_leaves_no_task_behind() {
+    let q = queue("no-task-left");
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    let w = worker(&q, json!({}));
+    w.start();
+    assert!(
+        metrics.num_alive_tasks() >= before + 3,
+        "the loop and its two timers run"
+    );
+    w.core().close(false).await;
+    drop(w);
+    // No sleep: paused time would jump to the timers' next turn.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        metrics.num_alive_tasks(),
+        before,
+        "tasks still alive after close"
+    );
+}
+
 /// A store that can be made unreachable: it refuses every turn with the
 /// error a Redis outage gives.
 struct Unreachable {

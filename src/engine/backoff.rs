@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::options::Backoff;
+use super::options::{Backoff, MAX_DELAY_MS};
 
 /// What to do with a job whose attempt just failed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,7 +32,9 @@ pub fn decide(
         (Some(b), None) => delay_for(b, attempts_made, random_unit()),
         (None, None) => 0,
     };
-    Retry::After(delay)
+    // Exponential growth, a custom strategy or a job that another client
+    // added can ask for more than a delay may be; it waits the longest.
+    Retry::After(delay.min(MAX_DELAY_MS))
 }
 
 /// The delay before retry number `attempts_made`, with `random` in [0, 1)
@@ -94,6 +96,30 @@ mod tests {
         };
         assert_eq!(delay_for(&b, 1, 0.0), 500);
         assert_eq!(delay_for(&b, 1, 0.999), 999);
+    }
+
+    #[test]
+    fn huge_delays_are_clamped_not_wrapped() {
+        let fixed = Backoff::Fixed {
+            delay: i64::MAX,
+            jitter: 0.0,
+        };
+        assert_eq!(
+            decide(3, 1, Some(&fixed), false, None),
+            Retry::After(MAX_DELAY_MS)
+        );
+        let exponential = Backoff::Exponential {
+            delay: MAX_DELAY_MS,
+            jitter: 0.5,
+        };
+        assert_eq!(
+            decide(100, 60, Some(&exponential), false, None),
+            Retry::After(MAX_DELAY_MS)
+        );
+        assert_eq!(
+            decide(3, 1, None, false, Some(i64::MAX)),
+            Retry::After(MAX_DELAY_MS)
+        );
     }
 
     #[test]

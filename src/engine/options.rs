@@ -12,6 +12,27 @@ use super::error::{EngineError, EngineResult};
 /// sorted-set score next to a 32-bit counter.
 pub const MAX_PRIORITY: i64 = 2_097_151;
 
+/// Longest delay accepted as input (ms; about 31,700 years). BullMQ has no
+/// limit, but far enough out a due time no longer fits a delayed score (see
+/// `MAX_DUE_AT_MS`), and the embedded store wrapped such times around to now.
+pub const MAX_DELAY_MS: i64 = 1_000_000_000_000_000;
+
+/// The limit as error messages name it.
+pub const MAX_DELAY_TEXT: &str = "1e15 ms (about 31,700 years)";
+
+/// Latest due time (ms) a delayed score can hold: scores are the due time
+/// times 0x1000 plus an arrival counter (prelude.lua), and the embedded
+/// store keeps them as i64. Computed due times are clamped to
+/// `0..=MAX_DUE_AT_MS` in both stores; now + `MAX_DELAY_MS` stays below it
+/// until the year 40,000.
+pub const MAX_DUE_AT_MS: i64 = (1 << 51) - 1;
+
+/// `from + delay` as a due time both stores can schedule: saturating, never
+/// wrapped around to the past.
+pub fn due_at(from: i64, delay: i64) -> i64 {
+    from.saturating_add(delay).clamp(0, MAX_DUE_AT_MS)
+}
+
 /// Long option names and the short names BullMQ stores them under.
 const SHORT_NAMES: &[(&str, &str)] = &[
     ("deduplication", "de"),
@@ -195,6 +216,17 @@ pub fn parse_backoff(value: Option<&Value>) -> EngineResult<Option<Backoff>> {
     }
 }
 
+/// Refuses a delay (ms) given as input beyond `MAX_DELAY_MS`; `value` is
+/// the JSON number, so that the message shows what was given.
+fn check_delay_limit(name: &str, value: Option<&Value>) -> EngineResult<()> {
+    match value {
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|d| d > MAX_DELAY_MS as f64) => Err(
+            EngineError::InvalidInput(format!("{name} must be at most {MAX_DELAY_TEXT}, got {n}")),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// BullMQ's id rules: an id that reads back as the same integer would collide
 /// with automatic ids; '0' and '0:' are reserved for markers; ':' only in
 /// repeatable ids of exactly three parts.
@@ -259,6 +291,11 @@ pub fn parse_job_options(opts: &Value, now_ms: i64) -> EngineResult<JobOptions> 
             }
         },
     };
+    check_delay_limit("delay", map.get("delay"))?;
+    match map.get("backoff") {
+        Some(Value::Object(b)) => check_delay_limit("backoff.delay", b.get("delay"))?,
+        other => check_delay_limit("backoff", other)?,
+    }
     let delay = match map.get("delay") {
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) => n.as_f64().map(|d| d.max(0.0) as i64).unwrap_or(0),
@@ -369,6 +406,35 @@ mod tests {
     #[test]
     fn negative_delay_means_now() {
         assert_eq!(parse(json!({"delay": -50})).unwrap().delay, 0);
+    }
+
+    #[test]
+    fn delays_beyond_the_limit_are_refused() {
+        assert_eq!(
+            parse(json!({ "delay": MAX_DELAY_MS })).unwrap().delay,
+            MAX_DELAY_MS
+        );
+        for bad in [
+            json!({"delay": MAX_DELAY_MS + 1}),
+            json!({"delay": 9007199254740992u64}),
+            json!({"delay": 1e300}),
+            json!({"backoff": 1e300}),
+            json!({"backoff": {"type": "fixed", "delay": 9223372036854775808u64}}),
+        ] {
+            let err = parse(bad.clone()).unwrap_err().message().to_string();
+            assert!(err.contains(MAX_DELAY_TEXT), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn due_times_saturate_and_clamp() {
+        assert_eq!(due_at(1_000, 500), 1_500);
+        assert_eq!(due_at(1_000, i64::MAX), MAX_DUE_AT_MS);
+        assert_eq!(due_at(-5_000, 1_000), 0);
+        assert_eq!(due_at(i64::MIN, -1), 0);
+        assert!(MAX_DUE_AT_MS
+            .checked_mul(0x1000)
+            .is_some_and(|s| s.checked_add(0xfff).is_some()));
     }
 
     #[test]

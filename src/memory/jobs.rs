@@ -6,6 +6,7 @@ use super::state::PRIORITY_UNIT;
 use super::MemoryQueue;
 use crate::engine::error::EngineResult;
 use crate::engine::now_ms;
+use crate::engine::options::{due_at as due_after, MAX_DUE_AT_MS};
 use crate::engine::store::{BulkMove, Clean, Done, JobStore, Refusal};
 
 #[async_trait]
@@ -14,7 +15,7 @@ impl JobStore for MemoryQueue {
         let now = now_ms();
         Ok(self.with(|s| {
             Refusal::from_code(s.release_active(id, token, now))?;
-            let due_at = due_at.max(now);
+            let due_at = due_at.min(MAX_DUE_AT_MS).max(now);
             if let Some(job) = s.jobs.get_mut(id) {
                 job.set("delay", (due_at - now).to_string());
             }
@@ -36,7 +37,7 @@ impl JobStore for MemoryQueue {
             if let Some(job) = s.jobs.get_mut(id) {
                 job.set("delay", delay.to_string());
             }
-            s.schedule_delayed(now, id, now + delay);
+            s.schedule_delayed(now, id, due_after(now, delay));
             Ok(())
         }))
     }

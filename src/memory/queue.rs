@@ -11,6 +11,7 @@ use crate::engine::job::NewJob;
 use crate::engine::job::RawJob;
 use crate::engine::keys::state_key;
 use crate::engine::now_ms;
+use crate::engine::options::due_at;
 use crate::engine::store::{
     logs_to_keep, Done, JobRange, LogRange, Logged, Logs, QueueStore, Refusal, Reprocess,
 };
@@ -308,7 +309,7 @@ impl State {
         );
         self.emit(now, "added", &[("jobId", &id), ("name", &job.name)]);
         if o.delay > 0 {
-            self.schedule_delayed(now, &id, o.timestamp + o.delay);
+            self.schedule_delayed(now, &id, due_at(o.timestamp, o.delay));
         } else {
             self.enqueue(&id, o.priority, o.lifo);
             self.emit(now, "waiting", &[("jobId", &id)]);

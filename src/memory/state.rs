@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use super::events::EventLog;
 use super::zset::ZSet;
+use crate::engine::options::MAX_DUE_AT_MS;
 
 /// Delayed scores carry the due time shifted by 12 bits, as in Redis.
 pub const DELAY_UNIT: i64 = 0x1000;
@@ -196,6 +197,9 @@ impl State {
     }
 
     pub fn schedule_delayed(&mut self, now: i64, id: &str, due_at: i64) {
+        // Beyond these bounds the score overflows and wraps around: a job
+        // due in 71,000 years would run at once (Redis clamps the same).
+        let due_at = due_at.clamp(0, MAX_DUE_AT_MS);
         let score = self.delayed_score(due_at);
         self.delayed.insert(id, score);
         self.emit(
@@ -424,6 +428,18 @@ mod tests {
         assert_eq!(s.next_due_at(), Some(99));
         s.promote_due(100);
         assert!(s.delayed.is_empty());
+    }
+
+    #[test]
+    fn far_due_times_stay_in_the_future_and_past_ones_are_due() {
+        let mut s = State::default();
+        s.schedule_delayed(0, "far", i64::MAX);
+        s.schedule_delayed(0, "past", i64::MIN);
+        assert_eq!(s.delayed.by_rank(0, -1, true), ["past", "far"]);
+        let (far, _) = s.delayed.members().last().unwrap();
+        assert_eq!(far / DELAY_UNIT, MAX_DUE_AT_MS);
+        s.promote_due(1_700_000_000_000);
+        assert_eq!(s.delayed.by_rank(0, -1, true), ["far"]);
     }
 
     #[test]

@@ -333,3 +333,87 @@ pub fn expect_reprocess(o: &Observed) {
     assert_eq!(reset["returnvalue"], Value::Null);
     assert_eq!(o["counts"]["waiting"], 1);
 }
+
+/// Due times past what a delayed score holds (the binding casts 1e300 to
+/// i64::MAX), and one before 1970: both stores keep the far ones delayed
+/// and run the past one; none wraps around to now.
+pub async fn far_future(q: Queue) -> Observed {
+    let mut o = Observed::default();
+    let s = &q.store;
+    let far = q
+        .add(
+            "far",
+            json!({"timestamp": 8_000_000_000_000_000i64, "delay": 1000}),
+        )
+        .await;
+    let past = q
+        .add(
+            "past",
+            json!({"timestamp": -1_000_000_000_000_000i64, "delay": 1000}),
+        )
+        .await;
+    let changed = q.add("changed", json!({"delay": 60_000})).await;
+    o.note(
+        "change delay to i64::MAX",
+        outcome(s.change_delay(&changed, i64::MAX).await.unwrap()),
+    );
+    let w = q.worker(json!({"lockDuration": 10_000}));
+    let job = fetch_one(&w, "manual").await.expect("a job is due");
+    o.note("the only job due", &job["name"]);
+    let completed = Outcome::Completed {
+        returnvalue: "null".into(),
+    };
+    o.note("complete it", finish_one(&w, &job, completed).await);
+    let retried = q.add("retried", json!({"attempts": 3})).await;
+    let job = fetch_one(&w, "manual").await.expect("the job to retry");
+    let mut failed = failure("fails", &["at retried"], false);
+    if let Outcome::Failed { custom_delay, .. } = &mut failed {
+        *custom_delay = Some(i64::MAX);
+    }
+    o.note(
+        "fail with a custom delay of i64::MAX",
+        finish_one(&w, &job, failed).await,
+    );
+    let moved = q.add("moved", json!({})).await;
+    let job = fetch_one(&w, "manual").await.expect("the job to move");
+    assert_eq!(job["id"], moved.as_str());
+    o.note(
+        "move to delayed until i64::MAX",
+        outcome(s.move_to_delayed(&moved, "manual", i64::MAX).await.unwrap()),
+    );
+    o.note(
+        "a job due afterwards",
+        w.fetch_one("manual").await.unwrap().is_some(),
+    );
+    for (name, id) in [
+        ("far", &far),
+        ("past", &past),
+        ("changed", &changed),
+        ("retried", &retried),
+        ("moved", &moved),
+    ] {
+        o.note(&format!("state of {name}"), q.state(id).await);
+    }
+    o.note("delay of retried", &q.view(&retried).await["delay"]);
+    o.note("counts", q.counts().await);
+    o.note("events", q.events().await);
+    o
+}
+
+pub fn expect_far_future(o: &Observed) {
+    assert_eq!(o["change delay to i64::MAX"], Value::Null);
+    assert_eq!(o["the only job due"], "past");
+    assert_eq!(o["fail with a custom delay of i64::MAX"], Value::Null);
+    assert_eq!(o["move to delayed until i64::MAX"], Value::Null);
+    assert_eq!(o["a job due afterwards"], false);
+    for name in ["far", "changed", "retried", "moved"] {
+        assert_eq!(o[&format!("state of {name}")], "delayed", "{name}");
+    }
+    assert_eq!(o["state of past"], "completed");
+    // BullMQ keeps the delay asked for; bullrush waits the longest it accepts.
+    assert_eq!(
+        o["delay of retried"],
+        bullrush::engine::options::MAX_DELAY_MS
+    );
+    assert_eq!(o["counts"]["delayed"], 4);
+}

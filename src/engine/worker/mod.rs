@@ -13,10 +13,12 @@ pub use settings::WorkerSettings;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Notify};
+use tokio::task::AbortHandle;
 
 use super::backoff::{decide, Retry};
 use super::clock::Clock;
@@ -230,6 +232,8 @@ pub struct WorkerCore {
     pub out: mpsc::UnboundedSender<Delivery>,
     /// Rings when the loop has ended.
     pub finished: Notify,
+    /// Lock renewal and the stalled check, aborted when the loop ends.
+    timers: Mutex<Vec<AbortHandle>>,
 }
 
 fn unique_token_base() -> String {
@@ -266,6 +270,7 @@ impl WorkerCore {
             wake: Notify::new(),
             out: tx,
             finished: Notify::new(),
+            timers: Mutex::new(Vec::new()),
         };
         (core, Inbox(tokio::sync::Mutex::new(rx)))
     }
@@ -304,9 +309,24 @@ impl WorkerCore {
         true
     }
 
+    /// Spawns one of the worker's timers; spawn them before the loop, so
+    /// that the loop's end (`ended_loop`) cannot come before they are known.
+    pub fn spawn_timer(&self, timer: impl Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(timer).abort_handle();
+        self.timers.lock().unwrap().push(handle);
+    }
+
     /// Called by the loop's task when it returns.
     pub fn ended_loop(&self) {
         self.flags.lock().unwrap().running = false;
+        // A timer sleeps a whole period (stalledInterval: 30 s by default)
+        // before it sees that the worker ended, and keeps its task and the
+        // worker's allocation until then: a process that opens and closes
+        // workers often held tens of thousands of them. The handles are
+        // dropped too, as each keeps its task's memory.
+        for timer in std::mem::take(&mut *self.timers.lock().unwrap()) {
+            timer.abort();
+        }
         self.finished.notify_waiters();
         // Wake a pending `next` so that it sees the end.
         let _ = self.out.send(Delivery::Done(Vec::new()));
@@ -601,18 +621,18 @@ impl Worker {
             return;
         }
         s.store.attach();
+        if !s.settings.skip_lock_renewal {
+            s.spawn_timer(timers::renew_locks(Arc::downgrade(s)));
+        }
+        if !s.settings.skip_stalled_check {
+            s.spawn_timer(timers::check_stalled(Arc::downgrade(s)));
+        }
         let shared = s.clone();
         tokio::spawn(async move {
             shared.clone().run().await;
             shared.store.detach();
             shared.ended_loop();
         });
-        if !s.settings.skip_lock_renewal {
-            tokio::spawn(timers::renew_locks(Arc::downgrade(s)));
-        }
-        if !s.settings.skip_stalled_check {
-            tokio::spawn(timers::check_stalled(Arc::downgrade(s)));
-        }
     }
 
     /// Manual processing (`Worker#getNextJob`): starts one job locked with

@@ -8,6 +8,7 @@ if rcall("EXISTS", jobKey) == 0 then return -1 end
 local code = releaseLock(jobKey, jobId, token)
 if code < 0 then return code end
 if rcall("LREM", K.active, -1, jobId) < 1 then return -3 end
+dueAt = clampDue(dueAt)
 if dueAt < now then dueAt = now end
 rcall("HSET", jobKey, "delay", dueAt - now)
 scheduleDelayed(jobId, dueAt, eventsCap())

@@ -117,7 +117,19 @@ local function enqueue(jobId, priority, lifo)
   end
 end
 
+-- Due times stay within 0 .. 2^51 - 1 ms, as the embedded store keeps them
+-- (beyond that its integer scores would overflow), so that both stores
+-- schedule a job the same way: a far-future one stays delayed, one due
+-- before 1970 runs now instead of sitting below promoteDue's range.
+local MAX_DUE_AT = 2251799813685247
+local function clampDue(dueAt)
+  if dueAt > MAX_DUE_AT then return MAX_DUE_AT end
+  if dueAt < 0 then return 0 end
+  return dueAt
+end
+
 local function scheduleDelayed(jobId, dueAt, cap)
+  dueAt = clampDue(dueAt)
   rcall("ZADD", K.delayed, delayedScore(dueAt), jobId)
   emit(cap, "delayed", "jobId", jobId, "delay", dueAt)
 end
