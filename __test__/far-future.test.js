@@ -159,3 +159,15 @@ describe('far-future times the engine computes stay in the future', () => {
     assert.equal(await job.getState(), 'delayed');
   });
 });
+
+describe('rate limits far in the future', { skip: REFUSALS }, () => {
+  it('rateLimit(1e300) is refused with a clear error on both stores', async (t) => {
+    const c = h.scope(t);
+    const name = h.uniqueQueueName('far-rate');
+    const queue = c.add(new Queue(name, { connection: h.connection() }));
+    await assert.rejects(queue.rateLimit(1e300), (err) => err instanceof TypeError && /rateLimit needs/.test(err.message));
+    await assert.rejects(queue.rateLimit(-5), TypeError);
+    await queue.rateLimit(50);
+    assert.ok((await queue.getRateLimitTtl()) > 0);
+  });
+});

@@ -301,7 +301,9 @@ class Queue extends QueueBase {
 
   /** Holds every worker of the queue for `ms` milliseconds. */
   async rateLimit(ms) {
-    await call(this.native.rateLimit(Math.ceil(ms)));
+    // The engine checks the range; only a number can cross.
+    if (typeof ms !== 'number') throw new TypeError(`rateLimit needs a positive number of ms, got ${ms}`);
+    await call(this.native.rateLimit(ms));
   }
 
   async getRateLimitTtl(maxJobs = 0) {

@@ -284,8 +284,9 @@ class Worker extends QueueBase {
    * `Worker.RateLimitError()` to put the current job back).
    */
   async rateLimit(ms) {
-    if (!(Number.isFinite(ms) && ms > 0)) throw new TypeError(`rateLimit needs a positive number of ms, got ${ms}`);
-    await call(this.native.rateLimit(Math.ceil(ms)));
+    // The engine checks the range; only a number can cross.
+    if (typeof ms !== 'number') throw new TypeError(`rateLimit needs a positive number of ms, got ${ms}`);
+    await call(this.native.rateLimit(ms));
     if (this.engine) this.engine.hold(Math.ceil(ms));
   }
 

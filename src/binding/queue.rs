@@ -7,7 +7,7 @@ use crate::engine::error::EngineError;
 use crate::engine::job::NewJob;
 use crate::engine::meta::meta_view;
 use crate::engine::now_ms;
-use crate::engine::options::parse_job_options;
+use crate::engine::options::{parse_job_options, rate_limit_ms};
 use crate::engine::store::{refusal_name, Done, JobRange, LogRange, Reprocess, Store};
 
 /// Validates jobs sent as one text: four lines per job, the name as a JSON
@@ -260,7 +260,8 @@ impl NativeQueue {
     }
 
     #[napi]
-    pub async fn rate_limit(&self, ms: i64) -> napi::Result<()> {
+    pub async fn rate_limit(&self, ms: f64) -> napi::Result<()> {
+        let ms = rate_limit_ms(ms).map_err(js_error)?;
         self.store.rate_limit(ms).await.map_err(js_error)
     }
 

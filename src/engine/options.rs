@@ -17,6 +17,17 @@ pub const MAX_PRIORITY: i64 = 2_097_151;
 /// `MAX_DUE_AT_MS`), and the embedded store wrapped such times around to now.
 pub const MAX_DELAY_MS: i64 = 1_000_000_000_000_000;
 
+/// A manual rate limit (`rateLimit(ms)`): a positive number of ms, at most
+/// `MAX_DELAY_MS`, as whole ms.
+pub fn rate_limit_ms(ms: f64) -> EngineResult<i64> {
+    if !(ms.is_finite() && ms > 0.0 && ms <= MAX_DELAY_MS as f64) {
+        return Err(EngineError::InvalidInput(format!(
+            "rateLimit needs a positive number of ms, at most 1e15, got {ms}"
+        )));
+    }
+    Ok(ms.ceil() as i64)
+}
+
 /// The limit as error messages name it.
 pub const MAX_DELAY_TEXT: &str = "1e15 ms (about 31,700 years)";
 

@@ -58,7 +58,7 @@ impl AdminStore for MemoryQueue {
         self.with(|s| {
             s.limiter = Some(Limiter {
                 count: RATE_LIMITED,
-                expires_at: now + ms.max(1),
+                expires_at: now.saturating_add(ms.max(1)),
             })
         });
         Ok(())

@@ -496,7 +496,7 @@ impl WorkerCore {
 
     /// Takes no job for `ms` (after a RateLimitError, or `Worker#rateLimit`).
     pub fn hold(&self, ms: u64) {
-        let until = self.now().max(0) as u64 + ms;
+        let until = (self.now().max(0) as u64).saturating_add(ms);
         self.hold_until_ms.fetch_max(until, Ordering::Relaxed);
         self.wake.notify_one();
     }
