@@ -49,17 +49,27 @@ class RedisServer {
     return this.child && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** One command on a short-lived ioredis client that never retries. */
-  async command(...args) {
+  /** Commands (arrays of arguments) pipelined on a short-lived ioredis client that never retries; their replies. */
+  async pipeline(commands) {
     const client = new IORedis({ ...this.connection, lazyConnect: true, maxRetriesPerRequest: 0,
       enableOfflineQueue: false, retryStrategy: () => null });
     client.on('error', () => {});
     try {
       await within(client.connect(), 3000, `connect to redis ${this.port}`);
-      return await within(client.call(...args), 5000, `redis ${args[0]}`);
+      const replies = await within(client.pipeline(commands.map(([cmd, ...args]) => ['call', cmd, ...args])).exec(),
+        5000 + commands.length, `redis ${commands[0][0]}…`);
+      return replies.map(([err, reply]) => {
+        if (err) throw err;
+        return reply;
+      });
     } finally {
       client.disconnect();
     }
+  }
+
+  /** One command; its reply. */
+  async command(...args) {
+    return (await this.pipeline([args]))[0];
   }
 
   /** INFO <section> as an object of strings. */
