@@ -140,7 +140,11 @@ async function run({ quick, log }) {
   checks.check(silent.length === 0, `${silent.length} jobs completed in Redis (processor ran once) but their Worker ` +
     `emitted no 'completed' (it emitted an error instead: a finish retried after a timeout is refused with ` +
     `'Missing lock' because the first one was applied) (e.g. ${some(silent)})`);
-  const unclassified = [...rejected.keys()].filter((k) => !k.includes('REDIS_UNAVAILABLE'));
+  // REDIS_OUTCOME_UNKNOWN is a RedisTimeoutError, a RedisUnavailableError too:
+  // a 503 either way (and a custom jobId makes the retry safe).
+  const unclassified = [...rejected.keys()].filter(
+    (k) => !k.includes('REDIS_UNAVAILABLE') && !k.includes('REDIS_OUTCOME_UNKNOWN'),
+  );
   if (unclassified.length) {
     checks.flag(`adds rejected with ${unclassified.map((k) => `${k}×${rejected.get(k)}`).join(', ')} rather than ` +
       `RedisUnavailableError (e.g. 'BusyLoading' while the restarted server loads its AOF): callers mapping it to 503 get a 500`);

@@ -78,6 +78,14 @@ local function finishOne(i)
   if token ~= "0" then
     if held ~= token then
       if held then return -6 end
+      -- A result sent again after its reply was lost (a timeout, a dropped
+      -- connection) was stored if the job's attempts count this attempt:
+      -- attemptsMade grows only when a result is stored.
+      local made = ARGV[a + 9]
+      if action ~= "wait" and made ~= "" and rcall("HGET", jobKey, "atm") == made
+          and not rcall("LPOS", K.active, jobId) then
+        return 0
+      end
       return -2
     end
     deletes[#deletes + 1] = lockKeys[i + 1]
